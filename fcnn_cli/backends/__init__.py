@@ -1,0 +1,26 @@
+"""Backends: thin adapters that train one epoch, score a split and hand back their weights.
+
+Imported lazily by name so that `fcnn --help` never pays for jax or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fcnn_cli.backends.base import Backend
+    from fcnn_cli.datasets import Dataset
+    from fcnn_cli.settings import Settings
+
+# name -> "module:Class"; a new backend is one line here and one YAML in conf/backend/.
+REGISTRY: dict[str, str] = {
+    "numpy": "fcnn_cli.backends.numpy_backend:NumpyBackend",
+}
+
+
+def create(settings: Settings, data: Dataset) -> Backend:
+    """Build the backend named by `settings.backend` for `data`."""
+    module_name, class_name = REGISTRY[settings.backend].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(settings, data)

@@ -1,0 +1,52 @@
+"""What the shared epoch loop needs from a backend, and the parts all backends share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fcnn_cli import model
+
+if TYPE_CHECKING:
+    from fcnn_cli.datasets import Dataset
+    from fcnn_cli.settings import Settings
+
+
+class Backend(ABC):
+    """One model on one compute engine. The loop owns epochs, learning rate and batch order."""
+
+    name: str = "base"
+
+    def __init__(self, settings: Settings, data: Dataset) -> None:
+        self.settings = settings
+        self.data = data
+        #: seconds spent compiling (JIT backends), reported apart from the timed epochs
+        self.compile_seconds = 0.0
+
+    @property
+    def device(self) -> str:
+        """The device the computation actually runs on."""
+        return "cpu"
+
+    def initial_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The seeded initial weights that every from-scratch backend starts from."""
+        sizes = model.layer_sizes(self.data.n_features, self.settings.struct, self.data.n_classes)
+        return model.init_params(sizes, self.settings.seed, self.settings.init_range, self.settings.dtype)
+
+    @abstractmethod
+    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+        """One pass of mini-batch updates over the training samples in `order`."""
+
+    @abstractmethod
+    def evaluate(self, split: str) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) on the split 'train', 'val' or 'test'."""
+
+    @abstractmethod
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted class labels for the rows of `x`."""
+
+    @abstractmethod
+    def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The current weights as numpy (W, b) pairs, input layer first."""

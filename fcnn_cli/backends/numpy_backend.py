@@ -1,0 +1,136 @@
+"""Example 5.2: the FCNN trained by hand-written back-propagation in numpy.
+
+The formulas are those of `fcnn_cli.model`, run in place: every activation and error buffer is
+allocated once and reused, matrix products write into them with `out=`, and no per-sample
+outer-product tensor is formed. The step size lr/B is folded into the output error once: back-
+propagation is linear in E, so every gradient then arrives already scaled and each update is a
+single in-place subtraction.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fcnn_cli import model
+from fcnn_cli.backends.base import Backend
+
+if TYPE_CHECKING:
+    from fcnn_cli.datasets import Dataset
+    from fcnn_cli.settings import Settings
+
+# Rows scored at a time when evaluating a whole split: large enough for efficient matrix
+# products, small enough to keep the activation buffers bounded.
+EVAL_CHUNK = 8192
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def __init__(self, settings: Settings, data: Dataset) -> None:
+        super().__init__(settings, data)
+        self.activation = settings.activation
+        self.params = self.initial_params()
+        dtype = np.dtype(settings.dtype)
+        sizes = [data.n_features, *settings.struct, data.n_classes]
+        batch = min(settings.batch_size, data.n_train)
+        # zs[l] is the output of layer l (zs[0] the gathered input batch); errs[l] its error.
+        self._zs = [np.empty((batch, n), dtype) for n in sizes]
+        self._errs = [np.empty((batch, n), dtype) for n in sizes]
+        self._eval = [np.empty((EVAL_CHUNK, n), dtype) for n in sizes[1:]]
+        self._wgrad = [np.empty_like(w) for w, _ in self.params]
+        self._bgrad = [np.empty_like(b) for _, b in self.params]
+
+    def _forward(self, x: np.ndarray, outs: list[np.ndarray]) -> np.ndarray:
+        """Forward pass of the rows of `x` into the preallocated `outs`; returns the logits."""
+        n, z = x.shape[0], x
+        last = len(self.params) - 1
+        for layer, (w, b) in enumerate(self.params):
+            out = outs[layer][:n]
+            np.matmul(z, w, out=out)
+            out += b
+            if layer < last:
+                _activate_inplace(self.activation, out)
+            z = out
+        return z
+
+    def _step(self, idx: np.ndarray, lr: float) -> None:
+        n = idx.shape[0]
+        zs = [z[:n] for z in self._zs]
+        np.take(self.data.x_train, idx, axis=0, out=zs[0])
+        logits = self._forward(zs[0], zs[1:])
+        # Output error E = softmax(a) - Y, times lr/B (the mean's 1/B and the step size).
+        err = self._errs[-1][:n]
+        _softmax_inplace(logits, out=err)
+        err[np.arange(n), self.data.y_train[idx]] -= 1.0
+        err *= lr / n
+        for layer in range(len(self.params) - 1, -1, -1):
+            w, b = self.params[layer]
+            below = None
+            if layer > 0:  # the input layer's error is never needed
+                # Passed down through the old weights, before they are updated.
+                below = self._errs[layer][:n]
+                np.matmul(err, w.T, out=below)
+                _times_derivative_inplace(self.activation, below, zs[layer])
+            dw, db = self._wgrad[layer], self._bgrad[layer]
+            np.matmul(zs[layer].T, err, out=dw)  # lr * dW
+            np.sum(err, axis=0, out=db)  # lr * db
+            w -= dw
+            b -= db
+            err = below
+
+    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+        batch = self.settings.batch_size
+        for start in range(0, order.shape[0], batch):
+            self._step(order[start : start + batch], lr)
+
+    def _chunks(self, x: np.ndarray):
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            yield start, self._forward(x[start : start + EVAL_CHUNK], self._eval)
+
+    def evaluate(self, split: str) -> tuple[float, float]:
+        x, y = self.data.split(split)
+        total_loss, correct = 0.0, 0
+        for start, logits in self._chunks(x):
+            yc = y[start : start + logits.shape[0]]
+            logp = model.log_softmax(np, logits)
+            total_loss -= float(logp[np.arange(yc.shape[0]), yc].sum(dtype=np.float64))
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
+        return total_loss / x.shape[0], correct / x.shape[0]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.settings.dtype)
+        return np.concatenate([logits.argmax(axis=1) for _, logits in self._chunks(x)])
+
+    def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(w.copy(), b.copy()) for w, b in self.params]
+
+
+def _activate_inplace(name: str, a: np.ndarray) -> None:
+    if name == "relu":
+        np.maximum(a, 0, out=a)
+    elif name == "sigmoid":
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        a += 1
+        np.reciprocal(a, out=a)
+    else:
+        np.tanh(a, out=a)
+
+
+def _times_derivative_inplace(name: str, err: np.ndarray, z: np.ndarray) -> None:
+    """err *= f'(z), with f' written in terms of the activation's output z."""
+    if name == "relu":
+        err[z <= 0] = 0  # heaviside
+    elif name == "sigmoid":
+        err *= z
+        err *= 1 - z
+    else:
+        err *= 1 - z * z
+
+
+def _softmax_inplace(a: np.ndarray, out: np.ndarray) -> None:
+    np.subtract(a, a.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)

@@ -1,0 +1,75 @@
+"""The `fcnn` command: a small dispatcher in front of Hydra applications and plain subcommands.
+
+Kept free of heavy imports so that `fcnn --help` answers instantly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from fcnn_cli import __version__
+from fcnn_cli.errors import fail
+
+HELP = f"""\
+usage: fcnn <command> [args]
+
+fcnn {__version__}: train, sweep, benchmark and compare fully connected neural networks.
+
+commands:
+  train [overrides]   train one model (Hydra app: --help, --cfg job, -m for sweeps)
+  data fetch|info     fetch MNIST into the data cache / show what is cached and verified
+
+examples:
+  fcnn train backend=numpy struct=[500,250] lr=0.1
+  fcnn train dataset=digits max_epochs=20
+  fcnn train -m lr=0.1,0.05 batch_size=50,100
+  fcnn train experiment=ex5_2
+  fcnn train --help          (every config key and group)
+"""
+
+# command -> (module, attribute): Hydra apps take Hydra's command line; the rest take argv.
+HYDRA_APPS = {"train": ("fcnn_cli.train", "hydra_task", "config")}
+PLAIN_COMMANDS = {"data": ("fcnn_cli.data_command", "main")}
+
+
+def _refuse_finished_run_dir(args: list[str]) -> None:
+    """Never let a new run overwrite a finished one in an explicit hydra.run.dir."""
+    for arg in args:
+        if arg.startswith("hydra.run.dir="):
+            run_dir = Path(arg.split("=", 1)[1])
+            if (run_dir / "metrics.json").exists():
+                fail(f"hydra.run.dir: {run_dir} already holds a finished run; choose a new directory")
+
+
+def run_hydra_app(command: str, args: list[str]) -> None:
+    import hydra
+
+    from fcnn_cli.paths import conf_dir
+
+    module_name, attribute, config_name = HYDRA_APPS[command]
+    if not any(a in ("-m", "--multirun") for a in args):
+        _refuse_finished_run_dir(args)
+    task = getattr(importlib.import_module(module_name), attribute)
+    app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
+    sys.argv = [f"fcnn {command}", *args]
+    app()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(HELP, end="")
+        raise SystemExit(0 if args else 2)
+    if args[0] in ("-V", "--version"):
+        print(f"fcnn {__version__}")
+        return
+    command, rest = args[0], args[1:]
+    if command in HYDRA_APPS:
+        run_hydra_app(command, rest)
+    elif command in PLAIN_COMMANDS:
+        module_name, attribute = PLAIN_COMMANDS[command]
+        raise SystemExit(getattr(importlib.import_module(module_name), attribute)(rest))
+    else:
+        fail(f"unknown command {command!r}; choose one of {', '.join([*HYDRA_APPS, *PLAIN_COMMANDS])}")

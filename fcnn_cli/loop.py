@@ -1,0 +1,92 @@
+"""The one epoch loop every backend runs through.
+
+It owns what is the same for all backends: the seeded batch order, the learning-rate schedule,
+curves A (training accuracy), B (test accuracy) and C (training cross-entropy) after every
+epoch, the validation curve, the progress bar, and stopping on divergence.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fcnn_cli.backends.base import Backend
+    from fcnn_cli.settings import Settings
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    lr: float
+    train_loss: float
+    train_acc: float
+    test_acc: float
+    val_acc: float | None
+    seconds: float  # cumulative training time: epochs plus curves A and C
+
+
+@dataclass
+class History:
+    records: list[EpochRecord] = field(default_factory=list)
+    status: str = "completed"
+    fit_seconds: float = 0.0
+
+    @property
+    def last(self) -> EpochRecord:
+        return self.records[-1]
+
+    def rows(self) -> list[dict]:
+        return [asdict(r) for r in self.records]
+
+
+def batch_orders(seed: int, n: int):
+    """The per-epoch permutations of the training set, the same for every backend."""
+    rng = np.random.default_rng([seed, 1])
+    while True:
+        yield rng.permutation(n)
+
+
+def _progress(settings: Settings):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+        console=Console(stderr=True), disable=not settings.progress, transient=False,
+    )
+
+
+def run(backend: Backend, settings: Settings) -> History:
+    """Train `backend` for up to `settings.max_epochs` epochs and return the curves."""
+    history = History()
+    lr = settings.lr
+    orders = batch_orders(settings.seed, backend.data.n_train)
+    has_val = backend.data.has_val
+    with _progress(settings) as progress:
+        task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs, stats="")
+        for epoch in range(1, settings.max_epochs + 1):
+            order = next(orders)
+            start = time.perf_counter()
+            backend.train_epoch(order, lr)
+            train_loss, train_acc = backend.evaluate("train")  # curves C and A
+            history.fit_seconds += time.perf_counter() - start
+            test_acc = backend.evaluate("test")[1]  # curve B
+            val_acc = backend.evaluate("val")[1] if has_val else None
+            history.records.append(
+                EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc, history.fit_seconds)
+            )
+            stats = f"loss {train_loss:.4f}  train {100 * train_acc:.2f}%  test {100 * test_acc:.2f}%"
+            if val_acc is not None:
+                stats += f"  val {100 * val_acc:.2f}%"
+            progress.update(task, advance=1, stats=stats)
+            if not math.isfinite(train_loss):
+                history.status = "diverged"
+                break
+            lr *= settings.annealing
+    return history

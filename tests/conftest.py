@@ -1,0 +1,36 @@
+"""Shared test helpers: the CLI as a real subprocess, isolated data and output directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_fcnn(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300,
+             ) -> subprocess.CompletedProcess:
+    """Run `fcnn ARGS` as a user would, in a subprocess; returns the completed process."""
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", "COLUMNS": "120", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "fcnn_cli", *args], cwd=cwd or REPO, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture
+def fcnn():
+    return run_fcnn
+
+
+# Small, fast settings for end-to-end runs on the embedded digits dataset.
+DIGITS_FAST = ("dataset=digits", "struct=[32]", "max_epochs=3", "batch_size=16", "progress=false")
