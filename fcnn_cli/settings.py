@@ -14,6 +14,8 @@ from fcnn_cli.errors import UsageError
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DTYPES = ("float32", "float64")
 FROM_SCRATCH_BACKENDS = ("numpy", "jax", "jax-grad")
+DEVICES = ("cpu", "gpu", "auto")
+GPU_BACKENDS = ("jax", "jax-grad")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,23 @@ def _optimizer(cfg: Any) -> OptimizerSettings:
     return settings
 
 
+def check_device(device: Any, backend: Any) -> str:
+    """`device` checked against `backend`: gpu needs a JAX backend and a GPU JAX can see."""
+    device = _choice(device, "device", DEVICES)
+    if device == "gpu" and backend not in GPU_BACKENDS:
+        raise UsageError(
+            "device",
+            f"backend={backend} runs on the CPU only; device=gpu needs backend="
+            f"{' or '.join(GPU_BACKENDS)} (allowed with backend={backend}: cpu, auto)",
+        )
+    if device == "gpu":
+        from fcnn_cli.backends.jax_backend import gpu_devices, gpu_missing_message
+
+        if not gpu_devices():
+            raise UsageError("device", gpu_missing_message())
+    return device
+
+
 def from_config(cfg: Any) -> Settings:
     """Check a composed Hydra config (or any mapping of the same shape) and return Settings."""
     backend_cfg = cfg.get("backend") or {}
@@ -153,7 +172,7 @@ def from_config(cfg: Any) -> Settings:
         batch_size=_integer(cfg, "batch_size", 1),
         seed=seed,
         dtype=_choice(cfg.get("dtype", "float32"), "dtype", DTYPES),
-        device=str(device_cfg.get("name", "cpu")),
+        device=check_device(device_cfg.get("name", "cpu"), backend),
         val_fraction=val_fraction,
         optimizer=optimizer,
         progress=bool(cfg.get("progress", False)),

@@ -1,0 +1,247 @@
+"""Example 5.3 on JAX, and the compiled-epoch machinery it shares with Example 5.4 (jax-grad).
+
+The training data is put on the device once. Each epoch is ONE call of an ahead-of-time compiled
+XLA program: a `lax.scan` over the full mini-batches of the loop's order (each step gathers its
+rows on the device), then one more statically shaped step for the last, smaller batch, which is
+kept as in the numpy backend. The parameters are donated to that call, so XLA updates them in
+place instead of copying them every epoch. Scoring a split and predicting are compiled too.
+Everything is compiled in `__init__` and timed apart as `compile_seconds`, so the loop's timed
+epochs contain no compilation. A split is scored in one call over all its rows (MNIST's
+60,000 training rows hold about 200 MB of float32 activations at once).
+
+The two JAX backends differ only in where the gradients come from: `JaxBackend` runs the
+hand-written back-propagation of `fcnn_cli.model` on `jax.numpy`, `JaxGradBackend`
+(`jax_grad_backend.py`) differentiates the written cross-entropy with `jax.grad`.
+
+Both run in the dtype of the run: for float64 the program is traced and run inside
+`jax.enable_x64(True)`, a scoped setting, so other JAX code in the same process is unaffected.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fcnn_cli import model
+from fcnn_cli.backends.base import Backend
+from fcnn_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from fcnn_cli.datasets import Dataset
+    from fcnn_cli.settings import Settings
+
+# JAX reports at INFO level that it found no TPU; Hydra's logging setup would print that line on
+# every run (and next to the one-line errors).
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+
+GradientFn = Callable[[Any, Any, Any, str], Any]
+
+
+def gpu_devices() -> list[Any]:
+    """The GPUs JAX can use here (empty when none, or when jaxlib has no GPU support)."""
+    import jax
+
+    try:
+        return list(jax.devices("gpu"))
+    except RuntimeError:  # "Unknown backend: 'gpu' requested, but no platforms ..."
+        return []
+
+
+def resolve_device(name: str) -> Any:
+    """The JAX device for the `device` setting: cpu, gpu, or auto (a GPU when there is one)."""
+    import jax
+
+    if name == "cpu":
+        return jax.devices("cpu")[0]
+    gpus = gpu_devices()
+    if gpus:
+        return gpus[0]
+    if name == "gpu":
+        raise UsageError("device", gpu_missing_message())
+    return jax.devices("cpu")[0]
+
+
+def gpu_missing_message() -> str:
+    import jax
+
+    platforms = sorted({d.platform for d in jax.devices()})
+    return (
+        f"gpu requested but JAX {jax.__version__} finds no GPU (platforms: {', '.join(platforms)}); "
+        "use device=cpu or device=auto, or install jax[cuda12] on a machine with an NVIDIA GPU"
+    )
+
+
+def describe_device(device: Any) -> str:
+    """'cpu', or 'gpu:<model>' such as 'gpu:NVIDIA H200'."""
+    if device.platform == "cpu":
+        return "cpu"
+    return f"gpu:{device.device_kind}"
+
+
+# --- the compiled programs (pure functions; the backend binds their static arguments) ----------
+
+def _epoch(gradients: GradientFn, activation: str, n_classes: int, batch: int,
+           params: Any, x: Any, y: Any, order: Any, lr: Any) -> Any:
+    """One epoch of mini-batch SGD over the rows of (x, y) in `order`; returns the new params."""
+    import jax
+
+    def step(params: Any, idx: Any) -> tuple[Any, None]:
+        # `order` is a permutation of the rows, so the gather may skip bounds handling.
+        xb = x.at[idx].get(mode="promise_in_bounds")
+        yb = jax.nn.one_hot(y.at[idx].get(mode="promise_in_bounds"), n_classes, dtype=x.dtype)
+        grads = gradients(params, xb, yb, activation)
+        return jax.tree.map(lambda p, g: p - lr * g, params, grads), None
+
+    n_full, rest = divmod(order.shape[0], batch)
+    params, _ = jax.lax.scan(step, params, order[: n_full * batch].reshape(n_full, batch))
+    if rest:  # the last, smaller batch: a second, statically shaped step
+        params, _ = step(params, order[n_full * batch :])
+    return params
+
+
+def _score(activation: str, params: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """(summed cross-entropy, number correct) over the rows of (x, y)."""
+    import jax.numpy as jnp
+
+    a = model.logits(jnp, params, x, activation)
+    log_p = model.log_softmax(jnp, a)
+    loss = -jnp.sum(jnp.take_along_axis(log_p, y[:, None], axis=1))
+    return loss, jnp.sum(jnp.argmax(a, axis=1) == y)
+
+
+def _predict(activation: str, params: Any, x: Any) -> Any:
+    """Predicted labels of the rows of `x`."""
+    import jax.numpy as jnp
+
+    return jnp.argmax(model.logits(jnp, params, x, activation), axis=1)
+
+
+def _x64_scope(method: Callable) -> Callable:
+    """Run a backend method with JAX's 64-bit mode set for this run's dtype, and restore it."""
+
+    @functools.wraps(method)
+    def wrapper(self: CompiledEpochBackend, *args: Any, **kwargs: Any) -> Any:
+        import jax
+
+        with jax.enable_x64(self._x64):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class CompiledEpochBackend(Backend):
+    """A JAX backend whose epoch, scoring and prediction are each one compiled XLA call.
+
+    Subclasses supply only `gradients`: the mean cross-entropy's gradient for one batch.
+    """
+
+    @staticmethod
+    @abstractmethod
+    def gradients(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
+        """d(mean cross-entropy)/d(params) on one batch, as (dW, db) pairs like `params`."""
+
+    def __init__(self, settings: Settings, data: Dataset) -> None:
+        super().__init__(settings, data)
+        self._x64 = settings.dtype == "float64"
+        self._compiled: dict[Hashable, Any] = {}
+        self._setup()
+
+    @_x64_scope
+    def _setup(self) -> None:
+        import jax
+
+        self._device = resolve_device(self.settings.device)
+        put = functools.partial(jax.device_put, device=self._device)
+        self._dtype = np.dtype(self.settings.dtype)
+        # Every split on the device once; labels as int32 indices.
+        self._splits = {}
+        for name in ("train", "val", "test"):
+            if name != "val" or self.data.has_val:
+                x, y = self.data.split(name)
+                self._splits[name] = (put(x), put(np.asarray(y, dtype=np.int32)))
+        self.params = put(self.initial_params())
+        activation, n_classes = self.settings.activation, self.data.n_classes
+        batch = min(self.settings.batch_size, self.data.n_train)
+        self._programs = {
+            "epoch": jax.jit(
+                functools.partial(_epoch, type(self).gradients, activation, n_classes, batch),
+                donate_argnums=0,
+            ),
+            "score": jax.jit(functools.partial(_score, activation)),
+            "predict": jax.jit(functools.partial(_predict, activation)),
+        }
+        # Compile now, for the shapes the loop and `fcnn train` will use, so no compilation
+        # lands inside the timed epochs.
+        x_train, y_train = self._splits["train"]
+        self._program("epoch", self.params, x_train, y_train,
+                      put(np.arange(self.data.n_train, dtype=np.int32)), self._lr(0.0))
+        for x, y in self._splits.values():
+            self._program("score", self.params, x, y)
+        self._program("predict", self.params, self._splits["test"][0])
+
+    def _lr(self, lr: float) -> np.ndarray:
+        return np.asarray(lr, dtype=self._dtype)
+
+    def _program(self, name: str, *args: Any) -> Any:
+        """The compiled program `name` for the shapes of `args`, compiled (and timed) on first use."""
+        import jax
+
+        key = (name, *((a.shape, str(a.dtype)) for a in jax.tree.leaves(args)))
+        if key not in self._compiled:
+            start = time.perf_counter()
+            self._compiled[key] = self._programs[name].lower(*args).compile()
+            self.compile_seconds += time.perf_counter() - start
+        return self._compiled[key]
+
+    @property
+    def device(self) -> str:
+        return describe_device(self._device)
+
+    @_x64_scope
+    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+        import jax
+
+        order = jax.device_put(np.asarray(order, dtype=np.int32), self._device)
+        x, y = self._splits["train"]
+        lr_array = self._lr(lr)
+        self.params = self._program("epoch", self.params, x, y, order, lr_array)(
+            self.params, x, y, order, lr_array
+        )
+
+    @_x64_scope
+    def evaluate(self, split: str) -> tuple[float, float]:
+        if split not in self._splits:
+            raise ValueError(f"this dataset has no {split!r} split")
+        x, y = self._splits[split]
+        loss, correct = self._program("score", self.params, x, y)(self.params, x, y)
+        return float(loss) / x.shape[0], int(correct) / x.shape[0]
+
+    @_x64_scope
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        import jax
+
+        x = jax.device_put(np.asarray(x, dtype=self._dtype), self._device)
+        return np.asarray(self._program("predict", self.params, x)(self.params, x))
+
+    @_x64_scope
+    def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        # np.array copies: the device buffers are donated to (and reused by) the next epoch.
+        return [(np.array(w), np.array(b)) for w, b in self.params]
+
+
+class JaxBackend(CompiledEpochBackend):
+    """Example 5.3: the hand-written back-propagation of `fcnn_cli.model` on jax.numpy."""
+
+    name = "jax"
+
+    @staticmethod
+    def gradients(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
+        import jax.numpy as jnp
+
+        return model.backward(jnp, params, x, y_onehot, activation)

@@ -1,0 +1,114 @@
+"""Cross-backend agreement: with one seed, numpy, jax and jax-grad start from the same weights,
+walk the same batches and end on the same parameters and curves (float64, so that only rounding
+separates them). The JAX gradients are checked against each other and finite differences.
+
+FCNN_TEST_DEVICE=gpu runs the JAX side on a GPU (scripts/gpu_check.sh)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from fcnn_cli import backends, datasets, loop, model
+from fcnn_cli.settings import Settings
+
+DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
+
+
+def _settings(backend: str, **overrides) -> Settings:
+    # Batch 32 on 1,437 digits leaves a last batch of 29: agreement shows that every backend
+    # keeps it.
+    base = dict(backend=backend, dataset="digits", dataset_path=None, struct=(16, 8),
+                batch_size=32, max_epochs=2, lr=0.1, annealing=0.9, dtype="float64",
+                device=DEVICE if backend != "numpy" else "cpu")
+    return Settings(**{**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def digits64():
+    return datasets.load("digits", dtype="float64")
+
+
+@pytest.fixture(scope="module")
+def numpy_run(digits64):
+    backend = backends.create(_settings("numpy"), digits64)
+    start = backend.get_params()
+    history = loop.run(backend, _settings("numpy"))
+    return start, backend.get_params(), history
+
+
+def _assert_params_close(actual, expected, rtol):
+    for layer, (pair, pair_ref) in enumerate(zip(actual, expected, strict=True)):
+        for a, e in zip(pair, pair_ref, strict=True):
+            assert a.dtype == e.dtype == np.float64
+            # Relative to the array's scale: single entries near zero carry no relative meaning.
+            np.testing.assert_allclose(a, e, rtol=0, atol=rtol * np.abs(e).max(), err_msg=f"layer {layer}")
+
+
+@pytest.mark.parametrize("name", ["jax", "jax-grad"])
+def test_jax_backends_match_numpy(name, digits64, numpy_run):
+    import jax
+    import jax.numpy as jnp
+
+    numpy_start, numpy_end, numpy_history = numpy_run
+    x64_before = jax.config.jax_enable_x64
+    backend = backends.create(_settings(name), digits64)
+    _assert_params_close(backend.get_params(), numpy_start, rtol=0)  # the same seeded init
+    history = loop.run(backend, _settings(name))
+
+    _assert_params_close(backend.get_params(), numpy_end, rtol=1e-9)
+    # Training moved the weights far beyond the tolerance, so the agreement is not trivial.
+    moved = max(np.abs(w - w0).max() for (w, _), (w0, _) in zip(numpy_end, numpy_start, strict=True))
+    assert moved > 1e-3
+    assert len(history.records) == len(numpy_history.records) == 2
+    for ours, ref in zip(history.records, numpy_history.records, strict=True):
+        assert ours.lr == ref.lr
+        assert ours.train_loss == pytest.approx(ref.train_loss, rel=1e-9)
+        assert ours.train_acc == ref.train_acc
+        assert ours.test_acc == ref.test_acc
+    # The float64 run enabled JAX's 64-bit mode only around its own calls.
+    assert jax.config.jax_enable_x64 == x64_before
+    if not x64_before:
+        assert jnp.asarray(1.0).dtype == jnp.float32
+
+
+def _problem(struct, seed=0, n=6, d=5, k=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    y = np.eye(k)[rng.integers(0, k, size=n)]
+    params = model.init_params(model.layer_sizes(d, struct, k), seed=seed, dtype="float64")
+    params = [(w, rng.normal(scale=0.1, size=b.shape)) for w, b in params]  # non-zero biases
+    return params, x, y
+
+
+@pytest.mark.parametrize("struct", [(), (7, 5)])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_jax_gradients_agree_with_each_other_and_finite_differences(struct, activation):
+    import jax
+
+    from fcnn_cli.backends.jax_backend import JaxBackend
+    from fcnn_cli.backends.jax_grad_backend import JaxGradBackend
+
+    params, x, y = _problem(struct)
+    with jax.enable_x64(True):
+        hand = JaxBackend.gradients(params, x, y, activation)
+        auto = JaxGradBackend.gradients(params, x, y, activation)
+        loss = jax.jit(lambda p: model.cross_entropy(jax.numpy, p, x, y, activation))
+        eps = 1e-6
+        rng = np.random.default_rng(1)
+        for layer, ((w, b), (dw, db), (gw, gb)) in enumerate(zip(params, hand, auto, strict=True)):
+            for which, (array, h, g) in enumerate(((w, dw, gw), (b, db, gb))):
+                h, g = np.asarray(h), np.asarray(g)
+                np.testing.assert_allclose(h, g, rtol=1e-10, atol=1e-13)
+                for _ in range(4):  # a few random coordinates by central differences
+                    index = tuple(rng.integers(0, s) for s in array.shape)
+                    plus = [list(pair) for pair in params]
+                    minus = [list(pair) for pair in params]
+                    plus[layer][which] = array.copy()
+                    plus[layer][which][index] += eps
+                    minus[layer][which] = array.copy()
+                    minus[layer][which][index] -= eps
+                    numeric = (float(loss(plus)) - float(loss(minus))) / (2 * eps)
+                    assert h[index] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
