@@ -19,7 +19,9 @@ fcnn {__version__}: train, sweep, benchmark and compare fully connected neural n
 
 commands:
   train [overrides]   train one model (Hydra app: --help, --cfg job, -m for sweeps)
+  bench [overrides]   time the lab's timing job on every backend against this machine's floor
   data fetch|info     fetch MNIST into the data cache / show what is cached and verified
+  report [DIR ...]    tabulate runs and sweeps (--sort COLUMN); writes report.csv/.md/.png
 
 examples:
   fcnn train backend=numpy struct=[500,250] lr=0.1
@@ -30,8 +32,14 @@ examples:
 """
 
 # command -> (module, attribute): Hydra apps take Hydra's command line; the rest take argv.
-HYDRA_APPS = {"train": ("fcnn_cli.train", "hydra_task", "config")}
-PLAIN_COMMANDS = {"data": ("fcnn_cli.data_command", "main")}
+HYDRA_APPS = {
+    "train": ("fcnn_cli.train", "hydra_task", "config"),
+    "bench": ("fcnn_cli.bench", "hydra_task", "bench"),
+}
+PLAIN_COMMANDS = {
+    "data": ("fcnn_cli.data_command", "main"),
+    "report": ("fcnn_cli.report", "main"),
+}
 
 
 def _refuse_finished_run_dir(args: list[str]) -> None:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 # name -> "module:Class"; a new backend is one line here and one YAML in conf/backend/.
 REGISTRY: dict[str, str] = {
     "numpy": "fcnn_cli.backends.numpy_backend:NumpyBackend",
+    "jax": "fcnn_cli.backends.jax_backend:JaxBackend",
+    "jax-grad": "fcnn_cli.backends.jax_grad_backend:JaxGradBackend",
+    "sklearn": "fcnn_cli.backends.sklearn_backend:SklearnBackend",
 }
 
 

@@ -1,0 +1,146 @@
+"""`fcnn report`: finished, diverged, unfinished and broken runs side by side, sorting, the files it
+writes, Optuna results, and one-line errors for bad input. Sweeps themselves: test_sweeps.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import DIGITS_FAST, run_fcnn
+
+from fcnn_cli import report
+
+
+def _fake_run(path: Path, *, metrics: dict | str | None, lr: float = 0.1,
+              overrides: list[str] | None = None) -> Path:
+    """A run directory as `fcnn train` leaves it; metrics=None: training never finished."""
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "config.yaml").write_text(
+        f"backend:\n  name: numpy\ndataset:\n  name: digits\nstruct: [32]\noptimizer:\n"
+        f"  name: sgd\nlr: {lr}\nannealing: 0.9\nbatch_size: 16\nmax_epochs: 3\n")
+    (path / ".hydra" / "overrides.yaml").write_text(
+        "".join(f"- {o}\n" for o in (overrides or [f"lr={lr}"])))
+    if isinstance(metrics, dict):
+        full = {"backend": "numpy", "dataset": "digits", "struct": [32], "optimizer": "sgd",
+                "lr": lr, "annealing": 0.9, "batch_size": 16, "max_epochs": 3,
+                "epochs_completed": 3, "status": "completed", "train_acc": 0.9,
+                "val_acc": None, "test_acc": 0.8, "fit_seconds": 0.5, **metrics}
+        (path / "metrics.json").write_text(json.dumps(full))
+        (path / "curves.csv").write_text(
+            "epoch,lr,train_loss,train_acc,test_acc,seconds\n"
+            f"1,{lr},0.9,0.7,0.6,0.1\n2,{lr},0.5,0.8,0.7,0.2\n3,{lr},0.3,0.9,{full['test_acc']},0.3\n")
+    elif isinstance(metrics, str):
+        (path / "metrics.json").write_text(metrics)  # a damaged file
+    return path
+
+
+@pytest.fixture
+def runs(tmp_path) -> Path:
+    root = tmp_path / "sweep"
+    _fake_run(root / "0", metrics={"test_acc": 0.81}, lr=0.05)
+    _fake_run(root / "1", metrics={"test_acc": 0.93, "val_acc": 0.9}, lr=0.2)
+    _fake_run(root / "2", metrics={"status": "diverged", "test_acc": 0.1, "epochs_completed": 1},
+              lr=5.0)
+    _fake_run(root / "3", metrics=None, lr=0.3)
+    _fake_run(root / "10", metrics="{not json", lr=0.4)
+    return root
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_kind_of_run_gets_a_row(runs):
+    proc = run_fcnn("report", str(runs))
+    assert proc.returncode == 0, proc.stderr
+    rows = _csv(runs / "report.csv")
+    # Natural order of sweep subdirectories: 10 after 3.
+    assert [r["run"] for r in rows] == ["0", "1", "2", "3", "10"]
+    assert [r["status"] for r in rows] == ["completed", "completed", "diverged", "unfinished",
+                                          "failed"]
+    # A run without metrics still shows what it was asked to do, from its Hydra config.
+    assert rows[3]["lr"] == "0.3" and rows[3]["backend"] == "numpy" and rows[3]["test_acc"] == ""
+    assert rows[2]["epochs"] == "1" and rows[2]["max_epochs"] == "3"
+    for word in ("completed", "diverged", "unfinished", "failed", "93.00"):
+        assert word in proc.stdout
+    md = (runs / "report.md").read_text()
+    assert md.count("\n| ") == 1 + 5  # header and five rows
+    assert "| 1/3 |" in md  # epochs done of planned, for the diverged run
+    assert (runs / "report.png").stat().st_size > 10_000
+
+
+def test_sort_by_accuracy_is_best_first_and_reversible(runs, tmp_path):
+    assert run_fcnn("report", str(runs), "--sort", "test_acc", "--no-plot").returncode == 0
+    order = [r["run"] for r in _csv(runs / "report.csv")]
+    assert order[:3] == ["1", "0", "2"]  # 93%, 81%, 10%; then the runs without a test accuracy
+    assert set(order[3:]) == {"3", "10"}
+    out = tmp_path / "elsewhere"
+    proc = run_fcnn("report", str(runs), "--sort", "test_acc", "--reverse", "--out", str(out),
+                    "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["run"] for r in _csv(out / "report.csv")][:3] == ["2", "0", "1"]
+    assert not (out / "report.png").exists()
+    # Ascending for other columns.
+    assert run_fcnn("report", str(runs), "--sort", "lr", "--no-plot").returncode == 0
+    lrs = [float(r["lr"]) for r in _csv(runs / "report.csv")]
+    assert lrs == sorted(lrs)
+
+
+def test_optuna_best_trial_is_named(runs):
+    (runs / "optimization_results.yaml").write_text(
+        "name: optuna\nbest_params:\n  lr: 0.2\nbest_value: 0.9\n")
+    proc = run_fcnn("report", str(runs), "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert "best parameters: lr=0.2" in proc.stdout
+    assert "best run: 1 (test accuracy 93.00%)" in proc.stdout
+    rows = _csv(runs / "report.csv")
+    assert [r["run"] for r in rows if r["best"] == "1"] == ["1"]
+    assert "best value 0.9000" in (runs / "report.md").read_text()
+
+
+def test_a_real_run_and_a_run_given_directly(tmp_path):
+    run_dir = tmp_path / "single"
+    assert run_fcnn("train", *DIGITS_FAST, f"hydra.run.dir={run_dir}").returncode == 0
+    proc = run_fcnn("report", str(run_dir), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = _csv(tmp_path / "r" / "report.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert row["run"] == "single" and row["struct"] == "[32]" and row["epochs"] == "3"
+    assert float(row["test_acc"]) == pytest.approx(metrics["test_acc"])
+    assert float(row["fit_seconds"]) == pytest.approx(metrics["fit_seconds"])
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["/nonexistent/runs"], "/nonexistent/runs: no such directory"),
+        (["RUNS", "--sort", "accuracy"], "unknown column 'accuracy'"),
+        (["RUNS", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(runs, args, fragment):
+    proc = run_fcnn("report", *(str(runs) if a == "RUNS" else a for a in args))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fcnn: error: report:"), proc.stderr
+    assert fragment in lines[0]
+
+
+def test_empty_directory_is_an_error(tmp_path):
+    proc = run_fcnn("report", str(tmp_path))
+    assert proc.returncode == 2
+    assert "no run directories" in proc.stderr
+
+
+def test_sort_keeps_missing_values_last():
+    def run(name, acc):
+        r = report.Run(Path(name), name=name)
+        r.row = {"run": name, "test_acc": acc}
+        return r
+
+    runs = [run("a", None), run("b", 0.5), run("c", 0.9), run("d", float("nan"))]
+    assert [r.name for r in report.sort_runs(runs, "test_acc")] == ["c", "b", "a", "d"]
+    assert [r.name for r in report.sort_runs(runs, "test_acc", reverse=True)][:2] == ["b", "c"]

@@ -1,0 +1,157 @@
+"""backend=sklearn (lab Example 5.1): the config mapping onto MLPClassifier, checked against
+MLPClassifier.fit written out by hand, through the real CLI and the shared model.npz format."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import read_metrics, run_fcnn
+
+from fcnn_cli import datasets, model
+from fcnn_cli.run_outputs import load_model
+
+N_TRAIN = 1437  # digits' fixed 80% training split
+SGD_NESTEROV = ("optimizer.momentum=0.9", "optimizer.nesterov=true", "optimizer.alpha=1e-4")
+
+
+def _train(tmp_path, *overrides: str) -> tuple[dict, list]:
+    run_dir = tmp_path / "run"
+    proc = run_fcnn("train", "backend=sklearn", "dataset=digits", "progress=false", "seed=1",
+                    *overrides, f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr
+    params, _ = load_model(run_dir / "model.npz")
+    return read_metrics(run_dir), params
+
+
+def _train_in_process(**config):
+    """The backend through the shared loop without a subprocess: (history, backend)."""
+    from fcnn_cli import backends, loop
+    from fcnn_cli.settings import from_config
+
+    settings = from_config({"backend": {"name": "sklearn"}, "dataset": {"name": "digits"},
+                            "seed": 1, "progress": False, **config})
+    backend = backends.create(settings, datasets.load("digits"))
+    return loop.run(backend, settings), backend
+
+
+def _fit_reference(**kwargs):
+    """MLPClassifier.fit as the lab calls it, with our mapping written out by hand."""
+    from sklearn.neural_network import MLPClassifier
+
+    data = datasets.load("digits")
+    clf = MLPClassifier(random_state=1, tol=0.0, n_iter_no_change=1000, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter reached, as intended
+        clf.fit(data.x_train, data.y_train)
+    return clf, data
+
+
+def _assert_same_weights(params, clf, atol=1e-5):
+    assert len(params) == len(clf.coefs_)
+    for (w, b), cw, cb in zip(params, clf.coefs_, clf.intercepts_, strict=True):
+        np.testing.assert_allclose(w, cw, atol=atol)
+        np.testing.assert_allclose(b, cb, atol=atol)
+
+
+def test_full_batch_sgd_nesterov_equals_mlpclassifier_fit(tmp_path):
+    # With one batch per epoch the sample order cannot matter, so partial_fit driven by the loop
+    # must reproduce fit's weights: this pins struct, activation, lr, momentum, nesterov, alpha,
+    # batch size and seed to the right MLPClassifier parameters.
+    metrics, params = _train(tmp_path, "struct=[32,16]", "activation=tanh", "lr=0.2",
+                             "annealing=1.0", "max_epochs=12", f"batch_size={N_TRAIN}",
+                             *SGD_NESTEROV)
+    clf, data = _fit_reference(
+        hidden_layer_sizes=(32, 16), activation="tanh", solver="sgd", learning_rate_init=0.2,
+        momentum=0.9, nesterovs_momentum=True, alpha=1e-4, batch_size=N_TRAIN, max_iter=12,
+    )
+    _assert_same_weights(params, clf)
+    assert metrics["test_acc"] == pytest.approx(clf.score(data.x_test, data.y_test))
+    assert metrics["epochs_completed"] == 12
+
+
+def test_full_batch_adam_equals_mlpclassifier_fit():
+    _, backend = _train_in_process(
+        optimizer={"name": "adam", "beta1": 0.8, "alpha": 1e-3}, struct=[24],
+        activation="sigmoid", lr=0.01, annealing=1.0, max_epochs=8, batch_size=N_TRAIN)
+    clf, _ = _fit_reference(
+        hidden_layer_sizes=(24,), activation="logistic", solver="adam", learning_rate_init=0.01,
+        beta_1=0.8, beta_2=0.999, epsilon=1e-8, alpha=1e-3, batch_size=N_TRAIN, max_iter=8,
+    )
+    _assert_same_weights(backend.get_params(), clf)
+
+
+def test_annealing_sets_the_learning_rate_every_epoch():
+    # Reference: plain full-batch SGD one fit() per epoch, the rate set by hand before each.
+    from sklearn.neural_network import MLPClassifier
+
+    history, backend = _train_in_process(struct=[16], lr=0.5, annealing=0.5, max_epochs=5,
+                                         batch_size=N_TRAIN)
+    data = datasets.load("digits")
+    clf = MLPClassifier(hidden_layer_sizes=(16,), solver="sgd", momentum=0.0, alpha=0.0,
+                        batch_size=N_TRAIN, max_iter=1, warm_start=True, random_state=1)
+    lr = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(5):
+            clf.set_params(learning_rate_init=lr)
+            clf.fit(data.x_train, data.y_train)
+            lr *= 0.5
+    _assert_same_weights(backend.get_params(), clf)
+    assert [r.lr for r in history.records] == [0.5, 0.25, 0.125, 0.0625, 0.03125]
+
+
+def test_minibatch_accuracy_within_one_point_of_fit(tmp_path):
+    # Mini-batches: the loop's sample order differs from fit's own shuffling, so only the
+    # outcome can agree, not the weights.
+    metrics, params = _train(tmp_path, "struct=[64]", "lr=0.1", "annealing=1.0",
+                             "max_epochs=20", "batch_size=32", *SGD_NESTEROV)
+    clf, data = _fit_reference(
+        hidden_layer_sizes=(64,), activation="relu", solver="sgd", learning_rate_init=0.1,
+        momentum=0.9, nesterovs_momentum=True, alpha=1e-4, batch_size=32, max_iter=20,
+    )
+    reference = clf.score(data.x_test, data.y_test)
+    assert reference > 0.95
+    assert abs(metrics["test_acc"] - reference) <= 0.01, (metrics["test_acc"], reference)
+    # model.npz holds the same network in the shared format: re-scoring it gives the metric.
+    _, activation = load_model(tmp_path / "run" / "model.npz")
+    predicted = model.logits(np, params, data.x_test, activation).argmax(axis=1)
+    assert np.mean(predicted == data.y_test) == pytest.approx(metrics["test_acc"])
+    assert metrics["backend"] == "sklearn"
+    assert metrics["struct"] == [64]
+
+
+def test_divergence_is_reported_not_raised():
+    # MLPClassifier raises on non-finite weights; the backend turns that into a diverged run.
+    history, backend = _train_in_process(struct=[16], lr=1e30, max_epochs=4, batch_size=16)
+    assert history.status == "diverged"
+    assert len(history.records) == 1
+    assert not np.isfinite(history.last.train_loss)
+    backend.predict(backend.data.x_test)  # train() still predicts and saves a diverged model
+
+
+def test_two_classes_are_saved_in_softmax_form():
+    # MLPClassifier keeps one logistic output for two classes; model.npz always has softmax
+    # outputs, one per class, and must predict exactly what MLPClassifier predicts.
+    from fcnn_cli import backends, loop
+    from fcnn_cli.settings import from_config
+
+    data = datasets.load("digits")
+    keep_train, keep_test = data.y_train < 2, data.y_test < 2
+    data.x_train, data.y_train = data.x_train[keep_train], data.y_train[keep_train]
+    data.x_test, data.y_test = data.x_test[keep_test], data.y_test[keep_test]
+    data.n_classes = 2
+    settings = from_config({
+        "backend": {"name": "sklearn"}, "dataset": {"name": "digits"}, "struct": [8],
+        "lr": 0.05, "max_epochs": 2, "batch_size": 16, "progress": False,
+    })
+    backend = backends.create(settings, data)
+    history = loop.run(backend, settings)
+    params = backend.get_params()
+    assert params[-1][0].shape == (8, 2) and params[-1][1].shape == (2,)
+    predicted = model.logits(np, params, data.x_test).argmax(axis=1)
+    np.testing.assert_array_equal(predicted, backend.predict(data.x_test))
+    proba = model.softmax(np, model.logits(np, params, data.x_test))
+    np.testing.assert_allclose(proba, backend.clf.predict_proba(data.x_test), atol=1e-5)
+    assert history.last.test_acc > 0.9
