@@ -6,6 +6,7 @@ Kept free of heavy imports so that `fcnn --help` answers instantly.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -78,6 +79,13 @@ def main(argv: list[str] | None = None) -> None:
         run_hydra_app(command, rest)
     elif command in PLAIN_COMMANDS:
         module_name, attribute = PLAIN_COMMANDS[command]
-        raise SystemExit(getattr(importlib.import_module(module_name), attribute)(rest))
+        try:
+            status = getattr(importlib.import_module(module_name), attribute)(rest)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `fcnn report ... | head`: the reader left; say nothing more, as other tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            status = 1
+        raise SystemExit(status)
     else:
         fail(f"unknown command {command!r}; choose one of {', '.join([*HYDRA_APPS, *PLAIN_COMMANDS])}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,11 +141,16 @@ def read_idx_dir(directory: Path) -> dict[str, np.ndarray]:
     for split in ("train", "test"):
         if arrays[f"x_{split}"].shape[0] != arrays[f"y_{split}"].shape[0]:
             raise UsageError("dataset.path", f"{directory}: {split} images and labels differ in count")
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(cache)  # atomic: a concurrent reader sees the old cache or the new, never half
+    _save_atomic(cache, arrays)
     return arrays
+
+
+def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an .npz so that a concurrent reader (parallel sweep jobs) sees all of it or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
 
 
 # --- the three datasets -------------------------------------------------------------------------
@@ -176,15 +182,24 @@ def _fashion_arrays(path: str | None) -> dict[str, np.ndarray]:
 
 
 def _digits_arrays() -> dict[str, np.ndarray]:
+    # Kept as uint8 in the data cache: importing scikit-learn costs more (~2 s) than the
+    # training runs digits is used for.
+    cache = paths.data_home() / "cache" / "digits-split-v1.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     # Pixel values are 0..16; a fixed stratified 80/20 split, the same on every machine.
     x_train, x_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=0.2, stratify=digits.target, random_state=0
+        digits.data.astype(np.uint8), digits.target.astype(np.uint8), test_size=0.2,
+        stratify=digits.target, random_state=0,
     )
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    _save_atomic(cache, arrays)
+    return arrays
 
 
 def load(name: str, path: str | None = None, dtype: str = "float32", val_fraction: float = 0.0,

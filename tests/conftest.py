@@ -34,3 +34,5 @@ def fcnn():
 
 # Small, fast settings for end-to-end runs on the embedded digits dataset.
 DIGITS_FAST = ("dataset=digits", "struct=[32]", "max_epochs=3", "batch_size=16", "progress=false")
+# The same on the numpy backend, which starts fastest (no JIT compilation).
+NUMPY_FAST = ("backend=numpy", *DIGITS_FAST)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
-from conftest import DIGITS_FAST, read_metrics, run_fcnn
+from conftest import NUMPY_FAST, read_metrics, run_fcnn
 
 from fcnn_cli.mnist_fetch import IDX_FILES, idx_bytes
 
@@ -40,7 +40,7 @@ def assert_usage_error(result, *fragments: str) -> None:
     ],
 )
 def test_bad_setting(tmp_path, override, fragments):
-    result = run_fcnn("train", *DIGITS_FAST, override, f"hydra.run.dir={tmp_path}")
+    result = run_fcnn("train", *NUMPY_FAST, override, f"hydra.run.dir={tmp_path}")
     assert_usage_error(result, *fragments)
     assert not (tmp_path / "metrics.json").exists()
 
@@ -116,10 +116,10 @@ def test_corrupt_idx_file(tmp_path, gz, kind, name, fragment):
 
 
 def test_existing_run_directory_is_never_overwritten(tmp_path):
-    first = run_fcnn("train", *DIGITS_FAST, f"hydra.run.dir={tmp_path}")
+    first = run_fcnn("train", *NUMPY_FAST, f"hydra.run.dir={tmp_path}")
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
-    second = run_fcnn("train", *DIGITS_FAST, "seed=9", f"hydra.run.dir={tmp_path}")
+    second = run_fcnn("train", *NUMPY_FAST, "seed=9", f"hydra.run.dir={tmp_path}")
     assert_usage_error(second, "hydra.run.dir", "already holds a finished run")
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import DIGITS_FAST, REPO, read_metrics, run_fcnn
+from conftest import DIGITS_FAST, NUMPY_FAST, REPO, read_metrics, run_fcnn
 
 
 def test_top_level_help_lists_subcommands_fast():
@@ -34,6 +34,7 @@ def test_help_imports_no_heavy_library():
 
 
 def test_train_writes_every_output(tmp_path):
+    """The default backend (jax) end to end; every backend writes the same files."""
     run_dir = tmp_path / "run"
     result = run_fcnn("train", *DIGITS_FAST, "seed=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -44,7 +45,8 @@ def test_train_writes_every_output(tmp_path):
     for key in ("backend", "dataset", "struct", "status", "epochs_completed", "train_loss",
                 "train_acc", "test_acc", "fit_seconds", "predict_seconds", "seed", "versions"):
         assert key in metrics, key
-    assert metrics["backend"] == "numpy" and metrics["dataset"] == "digits"
+    assert metrics["backend"] == "jax" and metrics["device"] == "cpu"
+    assert metrics["dataset"] == "digits" and metrics["compile_seconds"] > 0
     assert metrics["struct"] == [32] and metrics["seed"] == 3
     assert metrics["status"] == "completed" and metrics["epochs_completed"] == 3
     assert 0.5 < metrics["test_acc"] <= 1 and metrics["fit_seconds"] > 0
@@ -84,7 +86,7 @@ def test_train_writes_every_output(tmp_path):
 def test_same_seed_same_result(tmp_path):
     runs = []
     for name in ("a", "b"):
-        result = run_fcnn("train", *DIGITS_FAST, f"hydra.run.dir={tmp_path / name}", "plot=false")
+        result = run_fcnn("train", *NUMPY_FAST, f"hydra.run.dir={tmp_path / name}", "plot=false")
         assert result.returncode == 0, result.stderr
         runs.append(read_metrics(tmp_path / name))
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
@@ -110,7 +112,7 @@ def test_hydra_features(tmp_path):
 
 
 def test_multirun_on_numpy(tmp_path):
-    result = run_fcnn("train", "-m", *DIGITS_FAST, "lr=0.1,0.05", "plot=false",
+    result = run_fcnn("train", "-m", *NUMPY_FAST, "lr=0.1,0.05", "plot=false",
                       f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     lrs = sorted(read_metrics(tmp_path / str(i))["lr"] for i in range(2))
@@ -118,7 +120,7 @@ def test_multirun_on_numpy(tmp_path):
 
 
 def test_softmax_regression_struct_empty(tmp_path):
-    result = run_fcnn("train", *DIGITS_FAST, "struct=[]", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = run_fcnn("train", *NUMPY_FAST, "struct=[]", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert read_metrics(tmp_path)["struct"] == []
     with np.load(tmp_path / "model.npz", allow_pickle=False) as z:
@@ -126,7 +128,7 @@ def test_softmax_regression_struct_empty(tmp_path):
 
 
 def test_diverged_run_is_reported(tmp_path):
-    result = run_fcnn("train", *DIGITS_FAST, "lr=1e10", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = run_fcnn("train", *NUMPY_FAST, "lr=1e10", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr
     metrics = read_metrics(tmp_path)
@@ -135,7 +137,7 @@ def test_diverged_run_is_reported(tmp_path):
 
 
 def test_float64(tmp_path):
-    result = run_fcnn("train", *DIGITS_FAST, "dtype=float64", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = run_fcnn("train", *NUMPY_FAST, "dtype=float64", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     with np.load(tmp_path / "model.npz", allow_pickle=False) as z:
         assert z["W0"].dtype == np.float64
