@@ -1,6 +1,9 @@
-"""Real MNIST (fetched on first use into the per-user cache). Select with `-m mnist`."""
+"""Real data: MNIST (fetched on first use into the per-user cache) and, when Debian's package is
+installed, Fashion-MNIST. Select with `-m mnist`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,3 +47,17 @@ def test_short_mnist_training(mnist_dir, tmp_path):
     metrics = read_metrics(tmp_path)
     assert metrics["dataset"] == "mnist" and metrics["n_train"] == 60000
     assert metrics["test_acc"] > 0.94
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="needs `apt-get install dataset-fashion-mnist`")
+def test_fashion_from_the_debian_package(tmp_path):
+    """The gzipped IDX files Debian installs, read through the same python-mnist path."""
+    result = run_fcnn("train", "dataset=fashion", "backend=numpy", "struct=[64]", "max_epochs=1",
+                      "batch_size=100", "progress=false", "plot=false", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    metrics = read_metrics(tmp_path)
+    assert metrics["n_train"] == 60000 and metrics["n_test"] == 10000
+    assert 0.75 < metrics["test_acc"] < 0.95
