@@ -24,7 +24,7 @@ def info(directory: Path) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from fcnn_cli.datasets import _cache_file, find_idx_files
+    from fcnn_cli.datasets import cache_file, find_idx_files
     from fcnn_cli.mnist_fetch import IDX_FILES, MD5, md5sum
 
     table = Table(title=f"MNIST in {directory}")
@@ -44,8 +44,8 @@ def info(directory: Path) -> int:
     console = Console()
     console.print(table)
     files = find_idx_files(directory)
-    cached = files is not None and _cache_file(files).is_file()
-    console.print(f"parsed-array cache: {_cache_file(files) if cached else 'not built yet'}")
+    cache = cache_file(files) if files is not None else None
+    console.print(f"parsed-array cache: {cache if cache and cache.is_file() else 'not built yet'}")
     console.print(f"{verified}/{len(IDX_FILES)} files verified")
     return 0
 

@@ -104,7 +104,8 @@ def find_idx_files(directory: Path) -> list[Path] | None:
     return None
 
 
-def _cache_file(files: list[Path]) -> Path:
+def cache_file(files: list[Path]) -> Path:
+    """Where the parsed arrays of these IDX files are cached (keyed on their paths, sizes, mtimes)."""
     key = hashlib.sha256()
     for f in files:
         st = f.stat()
@@ -117,7 +118,7 @@ def read_idx_dir(directory: Path) -> dict[str, np.ndarray]:
     files = find_idx_files(directory)
     if files is None:
         raise FileNotFoundError(directory)
-    cache = _cache_file(files)
+    cache = cache_file(files)
     if cache.is_file():
         try:
             with np.load(cache, allow_pickle=False) as z:

@@ -39,9 +39,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "status"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
-# Sorted best first (descending) unless --reverse; every other column ascending.
-DESCENDING = ("train_acc", "val_acc", "test_acc")
-ACCURACIES = DESCENDING
+# Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
+ACCURACIES = ("train_acc", "val_acc", "test_acc")
 OPTUNA_RESULTS = "optimization_results.yaml"
 # Curves drawn in report.png at most, and runs named in its legend at most.
 MAX_CURVES = 60
@@ -217,7 +216,7 @@ def sort_runs(runs: list[Run], column: str, reverse: bool = False) -> list[Run]:
 
     Runs without a value in that column always come last.
     """
-    descending = (column in DESCENDING) != reverse
+    descending = (column in ACCURACIES) != reverse
 
     def present(run: Run) -> bool:
         value = run.row.get(column)
