@@ -62,7 +62,10 @@ def run_hydra_app(command: str, args: list[str]) -> None:
         return
     import hydra
 
+    from fcnn_cli import quiet
     from fcnn_cli.paths import conf_dir
+
+    quiet.setup()
 
     module_name, attribute, config_name = HYDRA_APPS[command]
     if not any(a in ("-m", "--multirun") for a in args):
