@@ -62,7 +62,6 @@ _fcnn() {
     local line="${(j: :)${(@)words[1,CURRENT-1]}} ${PREFIX}"
     local -a cands unfinished
     cands=(${=$(COMP_LINE="$line" ${~words[1]} completion --query zsh 2>/dev/null)})
-    cands=(${(M)cands:#${PREFIX}*})
     if (( ${#cands} == 0 )); then
         _files
         return

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from typing import Any
 
 from hydra.experimental.callback import Callback
 
 # Hydra plugins' INFO lines that restate settings rather than report progress.
-HYDRA_NOISE = ("Joblib.Parallel(", "Study name:", "Storage:", "Sampler:", "Directions:")
+HYDRA_NOISE = ("Study name:", "Storage:", "Sampler:", "Directions:")
+# The joblib launcher's `Joblib.Parallel(n_jobs=2,backend=loky,...eleven settings...) is launching
+# 4 jobs`: what a user reads in it is the number of workers and of jobs.
+JOBLIB_LINE = re.compile(r"Joblib\.Parallel\((?P<settings>.*)\) is launching (?P<jobs>\d+) jobs")
 
 
 def setup() -> None:
@@ -42,11 +46,19 @@ class TerminalFormatter(logging.Formatter):
 
 
 class DropHydraNoise(logging.Filter):
-    """Drops the sweep plugins' lines that restate settings (`Joblib.Parallel(n_jobs=-1, ...)`,
-    the Optuna study's storage and sampler); the launch and job lines stay."""
+    """Drops the sweep plugins' lines that restate settings (the Optuna study's storage and
+    sampler) and cuts joblib's to its workers and jobs; the launch and job lines stay."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).lstrip().startswith(HYDRA_NOISE)
+        message = record.getMessage().lstrip()
+        if message.startswith(HYDRA_NOISE):
+            return False
+        if match := JOBLIB_LINE.match(message):
+            settings = dict(kv.split("=", 1) for kv in match["settings"].split(",") if "=" in kv)
+            record.msg = (f"Joblib.Parallel(n_jobs={settings.get('n_jobs', '?')}) is launching "
+                          f"{match['jobs']} jobs")
+            record.args = ()
+        return True
 
 
 class QuietLibraries(Callback):

@@ -34,7 +34,7 @@ if ((DRY)); then
     DEVICE=cpu
     PYTEST_ARGS=(-k "learns_digits or float64")
     BENCH_ARGS=(dataset=digits repeats=1 warmup=0 predict_repeats=1 floor_matmul_size=512)
-    COST_ARGS=(--dataset digits --repeats 1 --matmul-size 256)
+    COST_ARGS=(--dataset digits --repeats 1 --matmul-size 256 --batches 10,1000)
     TRAIN_ARGS=(max_epochs=1 "struct=[32]")
     SCALE=4  # a shared 2-core machine compiles slowly: the limits guard hangs, not speed
 else

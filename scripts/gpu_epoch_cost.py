@@ -147,8 +147,8 @@ def main() -> None:
         # Least squares of epoch time over steps: slope = fixed cost per step.
         xs, ys = [c["steps"] for c in cases], [c["epoch_ms"] for c in cases]
         slope = statistics.linear_regression(xs, ys).slope if len(set(xs)) > 1 else float("nan")
-        job = next((c for c in cases if c["batch_size"] == JOB["batch_size"]), cases[0])
-        share = slope * job["steps"] / job["epoch_ms"]
+        job = next((c for c in cases if c["batch_size"] == JOB["batch_size"]), None)
+        share = slope * job["steps"] / job["epoch_ms"] if job else float("nan")
         for c in cases:
             c["fixed_us_per_step"] = 1e3 * slope
             c["fixed_share_of_job_epoch"] = share

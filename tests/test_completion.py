@@ -114,6 +114,8 @@ def _readline(keys: bytes, timeout: float = 60) -> str:
         os.close(fd)
 
 
+# The child execs bash at once, so JAX's threads in this process cannot deadlock it.
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 def test_readline_completes_in_an_interactive_bash():
     assert _readline(b"fcnn train backend=jax-g\t") == "fcnn train backend=jax-grad"
     assert _readline(b"fcnn rep\t") == "fcnn report"

@@ -76,7 +76,7 @@ def test_prepare_and_dry_run(tmp_path):
     assert [r["backend"] for r in bench["results"]] == ["jax", "jax-grad"]
     assert all(r["device"] == "cpu" and r["test_acc"] > 0.5 for r in bench["results"])
     cost = json.loads((out / "epoch_cost.json").read_text())
-    assert {c["batch_size"] for c in cost["epochs"]} == {10, 100, 1000}
+    assert {c["batch_size"] for c in cost["epochs"]} == {10, 1000}  # the dry run's two
     assert all(c["epoch_ms"] > 0 for c in cost["epochs"]) and cost["matmul_gflops"]["default"] > 0
     assert [b["backend"] for b in cost["bench"]] == ["jax", "jax-grad"]
     # ex5_3 read MNIST from the carried gzipped files (60,000 training images), batch 10.

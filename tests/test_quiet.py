@@ -80,7 +80,8 @@ def test_sweep_prints_its_jobs_without_plugin_chatter(tmp_path):
 
 
 def test_hydra_chatter_filter():
-    """The joblib launcher's restated settings go; its launch and job lines stay."""
+    """The joblib launcher's restated settings go, its workers and jobs stay; so do its launch
+    and job lines."""
     import logging
 
     from fcnn_cli.quiet import DropHydraNoise
@@ -90,6 +91,10 @@ def test_hydra_chatter_filter():
                                  None, None)
 
     keep = DropHydraNoise().filter
-    assert not keep(record("Joblib.Parallel(n_jobs=-1,backend=loky,prefer=processes) is launching 8 jobs"))
+    joblib = record("Joblib.Parallel(n_jobs=2,backend=loky,prefer=processes,require=None,verbose=0,"
+                    "timeout=None,pre_dispatch=2*n_jobs,batch_size=auto,temp_folder=None,"
+                    "max_nbytes=None,mmap_mode=r) is launching 8 jobs")
+    assert keep(joblib) and joblib.getMessage() == "Joblib.Parallel(n_jobs=2) is launching 8 jobs"
+    assert not keep(record("Storage: None"))
     assert keep(record("Launching jobs, sweep output dir : outputs/multirun/x"))
     assert keep(record("\t#0 : lr=0.1"))
