@@ -127,7 +127,7 @@ main() {
     echo "gpu_check: device=$DEVICE prepared=$PREP out=$OUT dry_run=$DRY"
     [[ -d $PREP/wheels && -d $PREP/mnist ]] || { echo "gpu_check: $PREP is missing; run make gpu-check-prepare"; return 1; }
     PY=${GPU_CHECK_PYTHON:-python3}
-    export PYTHONPATH=$WORK/site FCNN_DATA_DIR=$WORK/data PYTHONUNBUFFERED=1 MPLCONFIGDIR=$WORK/mpl
+    export PYTHONPATH=$WORK/site${PYTHONPATH:+:$PYTHONPATH} FCNN_DATA_DIR=$WORK/data PYTHONUNBUFFERED=1 MPLCONFIGDIR=$WORK/mpl
     step install 60 install || { printf '%s\n' "${SUMMARY[@]}"; return 1; }
     step data 30 data
     step env 40 environment
