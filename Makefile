@@ -68,3 +68,10 @@ timing: $(STAMP) ## the lab's timing table: `make bench` next to the lab's repor
 clean: ## remove run outputs and caches (not .venv, not the MNIST data)
 	rm -rf outputs multirun .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: gpu-check-prepare gpu-check-dry-run
+gpu-check-prepare: $(STAMP) ## the GPU check's carry (.gpu-check/): wheels for the device's Python 3.12 + MNIST gzipped
+	$(BIN)/python scripts/gpu_check_prepare.py --out .gpu-check
+
+gpu-check-dry-run: gpu-check-prepare ## scripts/gpu_check.sh's steps on this CPU, in a venv imitating the device image (~2 min)
+	PYTHON=$(BIN)/python bash scripts/gpu_check.sh --dry-run

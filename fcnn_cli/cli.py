@@ -23,6 +23,8 @@ commands:
   bench [overrides]   time the lab's timing job on every backend against this machine's floor
   data fetch|info     fetch MNIST into the data cache / show what is cached and verified
   report [DIR ...]    tabulate runs and sweeps (--sort COLUMN); writes report.csv/.md/.png
+  completion SHELL    print the tab-completion script for bash, zsh or fish
+                      (bash: source <(fcnn completion bash))
 
 examples:
   fcnn train backend=numpy struct=[500,250] lr=0.1
@@ -40,6 +42,7 @@ HYDRA_APPS = {
 PLAIN_COMMANDS = {
     "data": ("fcnn_cli.data_command", "main"),
     "report": ("fcnn_cli.report", "main"),
+    "completion": ("fcnn_cli.completion", "main"),
 }
 
 
@@ -53,9 +56,16 @@ def _refuse_finished_run_dir(args: list[str]) -> None:
 
 
 def run_hydra_app(command: str, args: list[str]) -> None:
+    from fcnn_cli.completion import handle_hydra_flag
+
+    if handle_hydra_flag(command, args):  # -sc install|uninstall|query=SHELL
+        return
     import hydra
 
+    from fcnn_cli import quiet
     from fcnn_cli.paths import conf_dir
+
+    quiet.setup()
 
     module_name, attribute, config_name = HYDRA_APPS[command]
     if not any(a in ("-m", "--multirun") for a in args):

@@ -42,9 +42,10 @@ COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 # Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
 OPTUNA_RESULTS = "optimization_results.yaml"
-# Curves drawn in report.png at most, and runs named in its legend at most.
-MAX_CURVES = 60
-MAX_LEGEND = 12
+# report.png names every run in its legend up to MAX_LEGEND runs; beyond that it draws and
+# names the best LEGEND_BEST by final test accuracy, and folds the others into one shaded band.
+MAX_LEGEND = 10
+LEGEND_BEST = 5
 
 
 @dataclass
@@ -306,49 +307,88 @@ def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str
     path.write_text("\n".join(lines) + "\n")
 
 
-def plot(path: Path, runs: list[Run]) -> int:
-    """report.png: every finished run's test accuracy and training loss per epoch, overlaid.
+def _curve_rows(run: Run) -> list[dict[str, float]]:
+    """The epochs of a run's curves.csv that have curves B and C; [] when unreadable."""
+    from fcnn_cli.run_outputs import read_curves
 
-    Returns the number of runs drawn.
-    """
+    if not run.curves_file.is_file():
+        return []
+    try:
+        rows = read_curves(run.curves_file)
+    except (OSError, ValueError, KeyError):
+        return []
+    return [r for r in rows if "epoch" in r and "test_acc" in r and "train_loss" in r]
+
+
+def _final_test_acc(rows: list[dict[str, float]]) -> float:
+    value = rows[-1]["test_acc"]
+    return value if math.isfinite(value) else -math.inf
+
+
+def _band(curves: list[list[dict[str, float]]], key: str, scale: float
+          ) -> tuple[list[float], list[float], list[float]]:
+    """Per epoch, the smallest and largest finite value of `key` over `curves`."""
+    by_epoch: dict[float, list[float]] = {}
+    for rows in curves:
+        for r in rows:
+            if math.isfinite(r[key]):
+                by_epoch.setdefault(r["epoch"], []).append(scale * r[key])
+    epochs = sorted(by_epoch)
+    return epochs, [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs]
+
+
+def figure(runs: list[Run]) -> tuple[Any, int]:
+    """report.png's figure and the number of runs it shows: test accuracy (curve B) above,
+    training loss (curve C) below, per epoch. Up to MAX_LEGEND runs each get a named line; with
+    more, the best LEGEND_BEST by final test accuracy do, and the rest share one shaded band
+    (the smallest to the largest value at each epoch), named with how many runs it holds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from fcnn_cli.run_outputs import read_curves
+    curves = [(run, rows) for run in runs if (rows := _curve_rows(run))]
+    if len(curves) > MAX_LEGEND:
+        ranked = sorted(curves, key=lambda c: _final_test_acc(c[1]), reverse=True)
+        named, folded = ranked[:LEGEND_BEST], ranked[LEGEND_BEST:]
+    else:
+        named, folded = curves, []
 
-    drawn = 0
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    for run in runs:
-        if drawn >= MAX_CURVES or not run.curves_file.is_file():
-            continue
-        try:
-            rows = read_curves(run.curves_file)
-        except (OSError, ValueError, KeyError):
-            continue
-        rows = [r for r in rows if "epoch" in r and "test_acc" in r and "train_loss" in r]
-        if not rows:
-            continue
-        label = f"{run.name}: {run.row['backend']} {run.row['struct']}" if len(runs) <= MAX_LEGEND else None
+    if folded:
+        label = f"{len(folded)} other runs (min to max)"
+        for axis, key, scale in ((top, "test_acc", 100), (bottom, "train_loss", 1)):
+            epochs, low, high = _band([rows for _, rows in folded], key, scale)
+            axis.fill_between(epochs, low, high, color="0.6", alpha=0.35, lw=0, label=label)
+    for run, rows in named:
+        label = f"{run.name}: {run.row['backend']} {run.row['struct']}"
         epochs = [r["epoch"] for r in rows]
         top.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", ms=3, label=label)
         bottom.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=label)
-        drawn += 1
     top.set_ylabel("test accuracy (%)")
     top.grid(alpha=0.3)
     bottom.set_ylabel("training loss (cross-entropy)")
     bottom.set_xlabel("epoch")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if drawn:
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
+    if curves:
         bottom.set_yscale("log")
-    bottom.grid(alpha=0.3)
-    if drawn and len(runs) <= MAX_LEGEND:
         top.legend(fontsize="small")
-    fig.suptitle(f"{drawn} run{'s' if drawn != 1 else ''}: curve B (test accuracy) and "
-                 "curve C (training loss)")
+    bottom.grid(alpha=0.3)
+    drawn = len(curves)
+    title = f"{drawn} run{'s' if drawn != 1 else ''}: curve B (test accuracy) and curve C (training loss)"
+    if folded:
+        title += f"\nthe best {len(named)} by test accuracy named, the other {len(folded)} as a band"
+    fig.suptitle(title)
     fig.tight_layout()
+    return fig, drawn
+
+
+def plot(path: Path, runs: list[Run]) -> int:
+    """report.png (see `figure`); returns the number of runs it shows."""
+    fig, drawn = figure(runs)
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return drawn

@@ -58,11 +58,22 @@ def read_curves(path: Path) -> list[dict[str, float]]:
 
 
 def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None:
-    """The lab's figure: curve C (training loss) above; curves A and B (accuracies) below."""
+    """curves.png: the lab's figure (see `curves_figure`)."""
+    fig = curves_figure(rows, title)
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def curves_figure(rows: Sequence[dict[str, Any]], title: str) -> Any:
+    """The lab's figure: curve C (training loss) above; curves A and B (accuracies) below;
+    whole epochs on the shared x axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
@@ -76,13 +87,13 @@ def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None:
     if rows and rows[0].get("val_acc") is not None:
         bottom.plot(epochs, [100 * r["val_acc"] for r in rows], "^-", label="validation accuracy")
     bottom.set_xlabel("epoch")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
     bottom.set_ylabel("accuracy (%)")
     bottom.legend()
     bottom.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def save_model(path: Path, params: Sequence[tuple[np.ndarray, np.ndarray]], activation: str,
