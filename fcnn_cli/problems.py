@@ -123,22 +123,28 @@ def _list(values: list[int]) -> str:
 def reading(rows: list[dict[str, Any]], pair: str) -> str:
     """A short reading of the table: the measured gaps, and why they fall the way they do."""
     raw, ae, bn = rows
-    lines = [f"{pair} test errors: raw pixels {raw['test_errors']}, autoencoder code "
-             f"{ae['test_errors']}, bottleneck features {bn['test_errors']} (of {bn['n_test']})."]
+    lines = [f"{pair} test errors out of {bn['n_test']}: raw pixels {raw['test_errors']}, "
+             f"autoencoder code {ae['test_errors']}, bottleneck features {bn['test_errors']}."]
     if bn["test_errors"] < ae["test_errors"]:
         lines.append(
             f"The bottleneck layer ({bn['feature_size']} numbers) was trained with the labels of "
-            f"all ten digits, so the layers below it had to keep exactly what tells digits apart, "
-            f"and a 3 and an 8 arrive at it already far apart. The autoencoder's code "
-            f"({ae['feature_size']} numbers) was trained without labels to redraw every pixel: it "
-            "keeps what varies most across all images (thickness, slant, size, position), which "
-            "3s and 8s share, and the small strokes that close the loops of an 8 weigh little in a "
-            "squared error. A linear model on it does about as well as on the pixels themselves, "
-            "which hold all the information but not in a linearly separable form.")
+            "all ten digits: everything below it had to keep what tells digits apart and could "
+            "drop the rest, so 3s and 8s reach it already far apart and a line separates them. "
+            f"The autoencoder's code ({ae['feature_size']} numbers) was trained without labels to "
+            "redraw every pixel: it spends its few numbers on what varies most across all images "
+            "(stroke thickness, slant, size, position), which 3s and 8s share, while the short "
+            "strokes that close an 8's loops cost little squared error and get little room.")
     else:
-        lines.append("Here the autoencoder's code did at least as well as the bottleneck "
-                     "features, against the usual finding; compare the searches' trials in "
-                     "answer.png.")
+        lines.append("Here the autoencoder's code did at least as well as the bottleneck features, "
+                     "against the usual finding; compare the searches' trials in answer.png.")
+    if ae["test_errors"] > raw["test_errors"]:
+        lines.append("The code is a lossy summary of the pixels, so a linear model on it does "
+                     f"worse than on all {raw['feature_size']} pixels, which hold every detail, "
+                     "only not arranged for a line to separate the two digits.")
+    else:
+        lines.append(f"Its nonlinear encoder still helps a little over the {raw['feature_size']} raw "
+                     "pixels, which hold every detail but not arranged for a line to separate the "
+                     "two digits.")
     return " ".join(lines)
 
 

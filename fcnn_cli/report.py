@@ -301,9 +301,12 @@ def study_lines(study: Study) -> list[str]:
              f"out a validation set; else the same on the training set)",
              f"best parameters: {params}"]
     if study.best_run is not None:
-        test = study.best_run.row.get("test_acc")
-        test_text = "-" if test is None else f"{100 * test:.2f}%"
-        lines.append(f"best run: {study.best_run.name} (test accuracy {test_text})")
+        row = study.best_run.row
+        test = row.get("test_acc")
+        test_text = f"test accuracy {'-' if test is None else f'{100 * test:.2f}%'}"
+        if row.get("probe_test_acc") is not None:
+            test_text += f", probe test accuracy {100 * row['probe_test_acc']:.2f}%"
+        lines.append(f"best run: {study.best_run.name} ({test_text})")
     return lines
 
 
