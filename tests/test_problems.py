@@ -198,7 +198,7 @@ def test_problems_answer_table(searches, tmp_path):
     assert raw["feature_size"] == 64 and raw["n_test"] == ae["n_test"] == 72
     assert raw["probe_test_acc"] > 0.9 and raw["probe_fit_seconds"] > 0
     md = (out / "answer.md").read_text()
-    assert md.count("\n| ") == 4 and "test errors: raw pixels" in md
+    assert md.count("\n| ") == 4 and "test errors out of 72: raw pixels" in md
     assert (out / "answer.png").stat().st_size > 10_000
     assert "bottleneck features" in proc.stdout
 
