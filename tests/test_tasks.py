@@ -1,8 +1,12 @@
 """The tasks' formulas (fcnn_cli/tasks.py): gradients against finite differences and jax.grad,
 the output error against scikit-learn, cross-backend agreement per task in float64, and class
-subsets of the datasets."""
+subsets of the datasets.
+
+FCNN_TEST_DEVICE=gpu runs the JAX side of the agreement tests on a GPU."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from fcnn_cli.settings import Settings
 from fcnn_cli.tasks import Autoencoder, Classify, LogReg
 
 D = 5
+DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 
 
 def _params(task, seed=0):
@@ -144,7 +149,8 @@ def test_squared_error_convention_is_mlpregressors_gradient():
 
 def _settings(backend: str, task: str, **overrides) -> Settings:
     base = dict(backend=backend, dataset="digits", dataset_path=None, batch_size=32, max_epochs=2,
-                lr=0.05, annealing=0.9, dtype="float64", task=task)
+                lr=0.05, annealing=0.9, dtype="float64", task=task,
+                device=DEVICE if backend in ("jax", "jax-grad") else "cpu")
     base.update({"logreg": dict(struct=(), classes=(3, 8), batch_size=16),
                  "autoencoder": dict(struct=(16, 6), lr=0.01)}[task])
     return Settings(**{**base, **overrides})
@@ -167,7 +173,8 @@ def test_backends_agree_per_task_in_float64(task):
     moved = max(np.abs(w - w0).max() for (w, _), (w0, _) in zip(np_end, np_start, strict=True))
     assert moved > 1e-3
     for name in ("jax", "jax-grad"):
-        start, end, history, _ = _run(name, task)
+        start, end, history, backend = _run(name, task)
+        assert backend.device == "cpu" if DEVICE == "cpu" else backend.device.startswith("gpu:")
         for (w, b), (w_ref, b_ref) in zip(end, np_end, strict=True):
             np.testing.assert_allclose(w, w_ref, rtol=0, atol=1e-9 * np.abs(w_ref).max())
             np.testing.assert_allclose(b, b_ref, rtol=0, atol=1e-9 * max(np.abs(b_ref).max(), 1e-3))
