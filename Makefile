@@ -73,11 +73,11 @@ p5.1: $(STAMP) ## Problem 5.1: logistic regression 3 vs 8 on MNIST, all four bac
 		hydra.sweep.dir=outputs/problems/p5.1-$(STAMP_NOW)
 	$(FCNN) report outputs/problems/p5.1-$(STAMP_NOW)
 
-p5.2: $(STAMP) ## Problem 5.2: autoencoder structures, 12 trials on the 3-vs-8 probe's val accuracy (~15 min)
+p5.2: $(STAMP) ## Problem 5.2: autoencoder structures, 12 trials on the 3-vs-8 probe's val accuracy (10-30 min)
 	$(FCNN) train experiment=p5_2 hparams_search=p5_2_structures hydra.sweep.dir=outputs/problems/p5.2-$(STAMP_NOW)
 	$(FCNN) report outputs/problems/p5.2-$(STAMP_NOW) --sort probe_val_acc
 
-p5.3: $(STAMP) ## Problem 5.3: bottleneck classifier structures, 12 trials on the probe's val accuracy (~15 min)
+p5.3: $(STAMP) ## Problem 5.3: bottleneck classifier structures, 12 trials on the probe's val accuracy (5-15 min)
 	$(FCNN) train experiment=p5_3 hparams_search=p5_3_structures hydra.sweep.dir=outputs/problems/p5.3-$(STAMP_NOW)
 	$(FCNN) report outputs/problems/p5.3-$(STAMP_NOW) --sort probe_val_acc
 
