@@ -65,6 +65,26 @@ bench: $(STAMP) ## time the lab's timing job on every backend against this machi
 timing: $(STAMP) ## the lab's timing table: `make bench` next to the lab's reported times (~3 min)
 	$(FCNN) bench lab_reference=true
 
+.PHONY: p5.1 p5.2 p5.3 problems
+# The lab's problems. Each search lands in outputs/problems/<name>-<time>; `make problems` runs
+# both searches and then the answer table in one invocation (so one <time> links them).
+p5.1: $(STAMP) ## Problem 5.1: logistic regression 3 vs 8 on MNIST, all four backends (~1 min), then a report
+	$(FCNN) train -m experiment=p5_1 backend=numpy,jax,jax-grad,sklearn progress=false \
+		hydra.sweep.dir=outputs/problems/p5.1-$(STAMP_NOW)
+	$(FCNN) report outputs/problems/p5.1-$(STAMP_NOW)
+
+p5.2: $(STAMP) ## Problem 5.2: autoencoder structures, 12 trials on the 3-vs-8 probe's val accuracy (10-30 min)
+	$(FCNN) train experiment=p5_2 hparams_search=p5_2_structures hydra.sweep.dir=outputs/problems/p5.2-$(STAMP_NOW)
+	$(FCNN) report outputs/problems/p5.2-$(STAMP_NOW) --sort probe_val_acc
+
+p5.3: $(STAMP) ## Problem 5.3: bottleneck classifier structures, 12 trials on the probe's val accuracy (5-15 min)
+	$(FCNN) train experiment=p5_3 hparams_search=p5_3_structures hydra.sweep.dir=outputs/problems/p5.3-$(STAMP_NOW)
+	$(FCNN) report outputs/problems/p5.3-$(STAMP_NOW) --sort probe_val_acc
+
+problems: p5.2 p5.3 ## Problems 5.2 + 5.3: both searches, then one answer table (raw pixels, AE codes, BN features)
+	$(FCNN) problems --autoencoder outputs/problems/p5.2-$(STAMP_NOW) \
+		--bottleneck outputs/problems/p5.3-$(STAMP_NOW) --out outputs/problems/answer-$(STAMP_NOW)
+
 clean: ## remove run outputs and caches (not .venv, not the MNIST data)
 	rm -rf outputs multirun .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -23,6 +23,8 @@ commands:
   bench [overrides]   time the lab's timing job on every backend against this machine's floor
   data fetch|info     fetch MNIST into the data cache / show what is cached and verified
   report [DIR ...]    tabulate runs and sweeps (--sort COLUMN); writes report.csv/.md/.png
+  problems --autoencoder DIR --bottleneck DIR
+                      the answer table of Problems 5.2 and 5.3 from their two searches
   completion SHELL    print the tab-completion script for bash, zsh or fish
                       (bash: source <(fcnn completion bash))
 
@@ -42,6 +44,7 @@ HYDRA_APPS = {
 PLAIN_COMMANDS = {
     "data": ("fcnn_cli.data_command", "main"),
     "report": ("fcnn_cli.report", "main"),
+    "problems": ("fcnn_cli.problems", "main"),
     "completion": ("fcnn_cli.completion", "main"),
 }
 

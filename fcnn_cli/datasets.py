@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,11 @@ FASHION_HINT = "apt-get install dataset-fashion-mnist"
 
 @dataclass
 class Dataset:
-    """Features scaled to [0, 1] in the run's dtype, integer labels 0..n_classes-1."""
+    """Features scaled to [0, 1] in the run's dtype, integer labels 0..n_classes-1.
+
+    `classes[k]` is the dataset's own label of class k: 0..9 for the whole of MNIST, (3, 8) after
+    `dataset.classes=[3,8]`, whose 3s are then labelled 0 and 8s 1.
+    """
 
     name: str
     x_train: np.ndarray
@@ -35,6 +40,11 @@ class Dataset:
     n_classes: int
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    classes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.classes:
+            self.classes = tuple(range(self.n_classes))
 
     @property
     def n_train(self) -> int:
@@ -203,9 +213,31 @@ def _digits_arrays() -> dict[str, np.ndarray]:
     return arrays
 
 
+def select_classes(raw: dict[str, np.ndarray], classes: Sequence[int], name: str) -> dict[str, np.ndarray]:
+    """Only the samples of `classes`, in training and test, relabelled 0, 1, ... in that order."""
+    present = sorted(set(np.unique(raw["y_train"]).tolist()) | set(np.unique(raw["y_test"]).tolist()))
+    missing = [c for c in classes if c not in present]
+    if missing:
+        contiguous = present == list(range(present[0], present[-1] + 1))
+        have = f"{present[0]}..{present[-1]}" if contiguous else ", ".join(map(str, present))
+        raise UsageError("dataset.classes", f"{name} has no class {', '.join(map(str, missing))} "
+                                            f"(its classes: {have})")
+    lookup = np.full(max(present) + 1, -1, dtype=np.int64)
+    lookup[list(classes)] = np.arange(len(classes))
+    out = {}
+    for split in ("train", "test"):
+        new_labels = lookup[raw[f"y_{split}"]]
+        keep = new_labels >= 0
+        out[f"x_{split}"], out[f"y_{split}"] = raw[f"x_{split}"][keep], new_labels[keep]
+    return out
+
+
 def load(name: str, path: str | None = None, dtype: str = "float32", val_fraction: float = 0.0,
-         seed: int = 0) -> Dataset:
-    """Load a dataset by name, features scaled to [0, 1] in `dtype`, with an optional val split."""
+         seed: int = 0, classes: Sequence[int] | None = None) -> Dataset:
+    """Load a dataset by name, features scaled to [0, 1] in `dtype`, with an optional val split.
+
+    `classes` keeps only those classes (before the validation split), relabelled in that order.
+    """
     if name == "mnist":
         raw, scale = _mnist_arrays(path), 255.0
     elif name == "fashion":
@@ -220,11 +252,15 @@ def load(name: str, path: str | None = None, dtype: str = "float32", val_fractio
         out /= scale  # MNIST: pixel / 255
         return out
 
+    if classes is not None:
+        raw = select_classes(raw, classes, name)
     x_train, y_train = features(raw["x_train"]), raw["y_train"].astype(np.int64)
     data = Dataset(
         name=name, x_train=x_train, y_train=y_train,
         x_test=features(raw["x_test"]), y_test=raw["y_test"].astype(np.int64),
-        n_classes=int(max(y_train.max(), raw["y_test"].max())) + 1,
+        n_classes=len(classes) if classes is not None
+        else int(max(y_train.max(), raw["y_test"].max())) + 1,
+        classes=tuple(classes) if classes is not None else (),
     )
     if val_fraction > 0:
         from sklearn.model_selection import train_test_split

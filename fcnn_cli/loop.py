@@ -1,8 +1,10 @@
 """The one epoch loop every backend runs through.
 
 It owns what is the same for all backends: the seeded batch order, the learning-rate schedule,
-curves A (training accuracy), B (test accuracy) and C (training cross-entropy) after every
-epoch, the validation curve, the progress bar, and stopping on divergence.
+curves A (training accuracy), B (test accuracy) and C (training loss) after every epoch, the
+validation curve, the progress bar, and stopping on divergence. The loss and whether there is
+an accuracy are the task's (`fcnn_cli.tasks`); the loop records what the backend's scoring
+returns and shows the task's curve columns.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ class EpochRecord:
     epoch: int
     lr: float
     train_loss: float
-    train_acc: float
-    test_acc: float
-    val_acc: float | None
+    train_acc: float | None  # None: the task has no accuracy (an autoencoder)
+    test_acc: float | None
+    val_acc: float | None  # None also when there is no validation set
     seconds: float  # cumulative training time: epochs plus curves A and C
+    test_loss: float | None = None
+    val_loss: float | None = None
 
 
 @dataclass
@@ -62,6 +66,22 @@ def _progress(settings: Settings):
     )
 
 
+# How the progress bar names each curve column.
+_STAT_NAMES = {"train_loss": "loss", "train_acc": "train", "test_acc": "test", "val_acc": "val",
+               "test_loss": "test loss", "val_loss": "val loss"}
+
+
+def _stats(record: EpochRecord, columns: tuple[str, ...]) -> str:
+    """The progress bar's figures: the task's curve columns, accuracies in percent."""
+    parts = []
+    for column in columns:
+        value = getattr(record, column)
+        if value is not None:
+            text = f"{100 * value:.2f}%" if column.endswith("_acc") else f"{value:.4f}"
+            parts.append(f"{_STAT_NAMES[column]} {text}")
+    return "  ".join(parts)
+
+
 def run(backend: Backend, settings: Settings) -> History:
     """Train `backend` for up to `settings.max_epochs` epochs and return the curves."""
     history = History()
@@ -76,15 +96,12 @@ def run(backend: Backend, settings: Settings) -> History:
             backend.train_epoch(order, lr)
             train_loss, train_acc = backend.evaluate("train")  # curves C and A
             history.fit_seconds += time.perf_counter() - start
-            test_acc = backend.evaluate("test")[1]  # curve B
-            val_acc = backend.evaluate("val")[1] if has_val else None
-            history.records.append(
-                EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc, history.fit_seconds)
-            )
-            stats = f"loss {train_loss:.4f}  train {100 * train_acc:.2f}%  test {100 * test_acc:.2f}%"
-            if val_acc is not None:
-                stats += f"  val {100 * val_acc:.2f}%"
-            progress.update(task, advance=1, stats=stats)
+            test_loss, test_acc = backend.evaluate("test")  # curve B
+            val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
+            record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
+                                 history.fit_seconds, test_loss, val_loss)
+            history.records.append(record)
+            progress.update(task, advance=1, stats=_stats(record, backend.task.curve_columns))
             if not math.isfinite(train_loss):
                 history.status = "diverged"
                 break

@@ -7,7 +7,9 @@ numpy backend runs the same formulas in place on preallocated buffers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,8 @@ import numpy as np
 Params = list[tuple[Any, Any]]
 
 
-def layer_sizes(n_inputs: int, struct: Sequence[int], n_classes: int) -> list[int]:
-    return [n_inputs, *struct, n_classes]
+def layer_sizes(n_inputs: int, struct: Sequence[int], n_outputs: int) -> list[int]:
+    return [n_inputs, *struct, n_outputs]
 
 
 def init_params(
@@ -56,22 +58,37 @@ def activation_derivative(xp: Any, name: str, z: Any) -> Any:
     raise ValueError(f"unknown activation {name!r}")
 
 
+def layer_outputs(xp: Any, params: Params, x: Any, activation: str = "relu") -> Iterator[Any]:
+    """Each layer's output in turn: the hidden layers Z1 .. Z(L-1), then the output logits.
+
+    The one forward pass: `forward`, `logits` and `hidden` take what they need from it, and a
+    caller that stops early (a probe reading hidden layer K) never computes the layers above.
+    """
+    z = x
+    last = len(params) - 1
+    for layer, (w, b) in enumerate(params):
+        z = z @ w + b
+        if layer < last:
+            z = activate(xp, activation, z)
+        yield z
+
+
 def forward(xp: Any, params: Params, x: Any, activation: str = "relu") -> list[Any]:
-    """All layer outputs [Z0 = x, Z1, ..., ZL] and, last, the output logits."""
-    zs = [x]
-    for w, b in params[:-1]:
-        zs.append(activate(xp, activation, zs[-1] @ w + b))
-    w, b = params[-1]
-    zs.append(zs[-1] @ w + b)
-    return zs
+    """All layer outputs [Z0 = x, Z1, ..., Z(L-1)] and, last, the output logits."""
+    return [x, *layer_outputs(xp, params, x, activation)]
 
 
 def logits(xp: Any, params: Params, x: Any, activation: str = "relu") -> Any:
-    z = x
-    for w, b in params[:-1]:
-        z = activate(xp, activation, z @ w + b)
-    w, b = params[-1]
-    return z @ w + b
+    """The output layer's pre-activation (the task's output function is applied on top)."""
+    # Each layer's output is dropped as soon as the next one exists.
+    return deque(layer_outputs(xp, params, x, activation), maxlen=1)[0]
+
+
+def hidden(xp: Any, params: Params, x: Any, layer: int, activation: str = "relu") -> Any:
+    """The output of hidden layer `layer` (1 = the first hidden layer)."""
+    if not 1 <= layer < len(params):
+        raise ValueError(f"hidden layer {layer} of a net with {len(params) - 1} hidden layers")
+    return next(islice(layer_outputs(xp, params, x, activation), layer - 1, None))
 
 
 def log_softmax(xp: Any, a: Any) -> Any:
@@ -86,22 +103,18 @@ def softmax(xp: Any, a: Any) -> Any:
     return e / xp.sum(e, axis=1, keepdims=True)
 
 
-def cross_entropy(xp: Any, params: Params, x: Any, y_onehot: Any, activation: str = "relu") -> Any:
-    """Curve C: -mean(log y[true class])."""
-    return -xp.mean(xp.sum(log_softmax(xp, logits(xp, params, x, activation)) * y_onehot, axis=1))
-
-
 def backward(
-    xp: Any, params: Params, x: Any, y_onehot: Any, activation: str = "relu"
+    xp: Any, params: Params, zs: Sequence[Any], err: Any, activation: str = "relu"
 ) -> list[tuple[Any, Any]]:
-    """Gradients of the mean cross-entropy by error back-propagation in matrix form.
+    """Gradients by error back-propagation in matrix form, from the output error `err`.
 
-    E = y - Y at the output; for each layer from the top: dW = Z(l-1)^T E / B, db = mean(E),
-    then E = (E W^T) * f'(Z(l-1)). The input layer's error is never needed, so it is not formed.
+    `zs` are the layer outputs of `forward`; `err` is dLoss/d(output logits), the mean's 1/B
+    included. For the three tasks' pairs of output layer and loss (softmax and cross-entropy,
+    sigmoid and binary cross-entropy, identity and half the squared error) it is
+    (y - T) / B, as in scikit-learn's `_backprop` (`fcnn_cli.tasks`). From the top:
+    dW = Z(l-1)^T E, db = sum(E), then E = (E W^T) * f'(Z(l-1)). The input layer's error is
+    never needed, so it is not formed.
     """
-    zs = forward(xp, params, x, activation)
-    batch = x.shape[0]
-    err = (softmax(xp, zs[-1]) - y_onehot) / batch
     grads = []
     for layer in range(len(params) - 1, -1, -1):
         z_in = zs[layer]

@@ -25,6 +25,7 @@ from fcnn_cli.errors import fail
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("run", "run"),
     ("backend", "backend"),
+    ("task", "task"),
     ("dataset", "data"),
     ("struct", "struct"),
     ("optimizer", "opt"),
@@ -35,12 +36,19 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("train_acc", "train %"),
     ("val_acc", "val %"),
     ("test_acc", "test %"),
+    ("train_loss", "loss"),
+    ("probe_val_acc", "probe val %"),
+    ("probe_test_acc", "probe test %"),
     ("fit_seconds", "fit s"),
+    ("seconds_per_epoch", "s/epoch"),
     ("status", "status"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+# Shown only when some run has them: the task when not every run is a classifier, a probe's
+# accuracies when some run has a probe.
+OPTIONAL = ("task", "probe_val_acc", "probe_test_acc")
 # Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
-ACCURACIES = ("train_acc", "val_acc", "test_acc")
+ACCURACIES = ("train_acc", "val_acc", "test_acc", "probe_val_acc", "probe_test_acc")
 OPTUNA_RESULTS = "optimization_results.yaml"
 # report.png names every run in its legend up to MAX_LEGEND runs; beyond that it draws and
 # names the best LEGEND_BEST by final test accuracy, and folds the others into one shaded band.
@@ -148,8 +156,10 @@ def read_run(path: Path) -> Run:
     source = metrics or {}
     struct = source.get("struct", config.get("struct") if isinstance(config, dict) else None)
     epochs = source.get("epochs_completed")
+    fit_seconds = _number(source.get("fit_seconds"))
     run.row = {
         "backend": source.get("backend") or _get(config, "backend", "name"),
+        "task": source.get("task") or _get(config, "task", "name"),
         "dataset": source.get("dataset") or _get(config, "dataset", "name"),
         "struct": _struct_text(struct),
         "optimizer": source.get("optimizer") or _get(config, "optimizer", "name"),
@@ -161,7 +171,12 @@ def read_run(path: Path) -> Run:
         "train_acc": _number(source.get("train_acc")),
         "val_acc": _number(source.get("val_acc")),
         "test_acc": _number(source.get("test_acc")),
-        "fit_seconds": _number(source.get("fit_seconds")),
+        "train_loss": _number(source.get("train_loss")),
+        "probe_val_acc": _number(source.get("probe_val_acc")),
+        "probe_test_acc": _number(source.get("probe_test_acc")),
+        "fit_seconds": fit_seconds,
+        "seconds_per_epoch": fit_seconds / epochs if fit_seconds is not None
+        and isinstance(epochs, int) and epochs > 0 else None,
         "status": status,
     }
     return run
@@ -252,10 +267,10 @@ def cell(run: Run, key: str) -> str:
         return "-"
     if key in ACCURACIES:
         return f"{100 * value:.2f}"
-    if key in ("lr", "annealing"):
+    if key in ("lr", "annealing", "train_loss"):
         return f"{value:.4g}"
-    if key == "fit_seconds":
-        return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    if key in ("fit_seconds", "seconds_per_epoch"):
+        return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
     if key == "run" and run.best:
         return f"{value} *"
     return str(value)
@@ -282,23 +297,38 @@ def study_lines(study: Study) -> list[str]:
         return [f"Optuna study in {study.root}: {study.error}"]
     params = ", ".join(f"{k}={v}" for k, v in study.best_params.items())
     value = "-" if study.best_value is None else f"{study.best_value:.4f}"
-    lines = [f"Optuna study in {study.root}: best value {value} (validation accuracy when the "
-             f"runs hold out a validation set, else training accuracy)",
+    lines = [f"Optuna study in {study.root}: best value {value} (the runs' objective: "
+             f"validation accuracy, or the probe's with objective=probe_val_acc, when they hold "
+             f"out a validation set; else the same on the training set)",
              f"best parameters: {params}"]
     if study.best_run is not None:
-        test = study.best_run.row.get("test_acc")
-        test_text = "-" if test is None else f"{100 * test:.2f}%"
-        lines.append(f"best run: {study.best_run.name} (test accuracy {test_text})")
+        row = study.best_run.row
+        test = row.get("test_acc")
+        test_text = f"test accuracy {'-' if test is None else f'{100 * test:.2f}%'}"
+        if row.get("probe_test_acc") is not None:
+            test_text += f", probe test accuracy {100 * row['probe_test_acc']:.2f}%"
+        lines.append(f"best run: {study.best_run.name} ({test_text})")
     return lines
+
+
+def shown_columns(runs: list[Run]) -> list[str]:
+    """The columns of the printed and Markdown tables: OPTIONAL ones only when they say something."""
+    def says_something(key: str) -> bool:
+        if key == "task":
+            return any(run.row.get("task") not in (None, "classify") for run in runs)
+        return any(run.row.get(key) is not None for run in runs)
+
+    return [key for key in COLUMN_KEYS if key not in OPTIONAL or says_something(key)]
 
 
 def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str) -> None:
     """report.md: the same table in Markdown, and the Optuna studies' best parameters."""
-    headers = [header for _, header in COLUMNS]
+    keys = shown_columns(runs)
+    headers = [dict(COLUMNS)[key] for key in keys]
     lines = [f"# {title}", "", "| " + " | ".join(headers) + " |",
              "|" + "|".join("---" for _ in headers) + "|"]
     for run in runs:
-        lines.append("| " + " | ".join(cell(run, key).replace("|", "\\|") for key in COLUMN_KEYS)
+        lines.append("| " + " | ".join(cell(run, key).replace("|", "\\|") for key in keys)
                      + " |")
     if any(run.best for run in runs):
         lines += ["", "`*` marks the best trial of an Optuna study."]
@@ -308,7 +338,8 @@ def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str
 
 
 def _curve_rows(run: Run) -> list[dict[str, float]]:
-    """The epochs of a run's curves.csv that have curves B and C; [] when unreadable."""
+    """The epochs of a run's curves.csv that have curve C (and B, for a task with accuracy);
+    [] when unreadable."""
     from fcnn_cli.run_outputs import read_curves
 
     if not run.curves_file.is_file():
@@ -317,11 +348,14 @@ def _curve_rows(run: Run) -> list[dict[str, float]]:
         rows = read_curves(run.curves_file)
     except (OSError, ValueError, KeyError):
         return []
-    return [r for r in rows if "epoch" in r and "test_acc" in r and "train_loss" in r]
+    return [r for r in rows if "epoch" in r and "train_loss" in r]
 
 
-def _final_test_acc(rows: list[dict[str, float]]) -> float:
-    value = rows[-1]["test_acc"]
+def _final_score(rows: list[dict[str, float]]) -> float:
+    """What ranks runs for the legend: final test accuracy, or minus the final loss for a task
+    without accuracy (an autoencoder)."""
+    last = rows[-1]
+    value = last["test_acc"] if "test_acc" in last else -last.get("test_loss", last["train_loss"])
     return value if math.isfinite(value) else -math.inf
 
 
@@ -331,7 +365,7 @@ def _band(curves: list[list[dict[str, float]]], key: str, scale: float
     by_epoch: dict[float, list[float]] = {}
     for rows in curves:
         for r in rows:
-            if math.isfinite(r[key]):
+            if math.isfinite(r.get(key, math.nan)):
                 by_epoch.setdefault(r["epoch"], []).append(scale * r[key])
     epochs = sorted(by_epoch)
     return epochs, [min(by_epoch[e]) for e in epochs], [max(by_epoch[e]) for e in epochs]
@@ -350,7 +384,7 @@ def figure(runs: list[Run]) -> tuple[Any, int]:
 
     curves = [(run, rows) for run in runs if (rows := _curve_rows(run))]
     if len(curves) > MAX_LEGEND:
-        ranked = sorted(curves, key=lambda c: _final_test_acc(c[1]), reverse=True)
+        ranked = sorted(curves, key=lambda c: _final_score(c[1]), reverse=True)
         named, folded = ranked[:LEGEND_BEST], ranked[LEGEND_BEST:]
     else:
         named, folded = curves, []
@@ -364,21 +398,24 @@ def figure(runs: list[Run]) -> tuple[Any, int]:
     for run, rows in named:
         label = f"{run.name}: {run.row['backend']} {run.row['struct']}"
         epochs = [r["epoch"] for r in rows]
-        top.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", ms=3, label=label)
+        if all("test_acc" in r for r in rows):  # a task without accuracy has only its loss
+            top.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", ms=3, label=label)
         bottom.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=label)
     top.set_ylabel("test accuracy (%)")
     top.grid(alpha=0.3)
-    bottom.set_ylabel("training loss (cross-entropy)")
+    bottom.set_ylabel("training loss (the task's)")
     bottom.set_xlabel("epoch")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
     if curves:
         bottom.set_yscale("log")
-        top.legend(fontsize="small")
+        # Above, as a classifier's report always had it; a report of tasks without accuracy
+        # (autoencoders) has only the loss panel to hold it.
+        (top if top.lines else bottom).legend(fontsize="small")
     bottom.grid(alpha=0.3)
     drawn = len(curves)
     title = f"{drawn} run{'s' if drawn != 1 else ''}: curve B (test accuracy) and curve C (training loss)"
     if folded:
-        title += f"\nthe best {len(named)} by test accuracy named, the other {len(folded)} as a band"
+        title += f"\nthe best {len(named)} by final score named, the other {len(folded)} as a band"
     fig.suptitle(title)
     fig.tight_layout()
     return fig, drawn
@@ -402,14 +439,16 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
 
     styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow"}
     # The dataset column only when the runs differ in it; the title names a common one.
-    keys = [k for k in COLUMN_KEYS if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
+    keys = [k for k in shown_columns(runs)
+            if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
     datasets = {r.row["dataset"] for r in runs if r.row["dataset"]}
     if "dataset" not in keys and datasets:
         title += f" (dataset {datasets.pop()})"
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     headers = dict(COLUMNS)
     for key in keys:
-        numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs")
+        numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs",
+                          "train_loss", "seconds_per_epoch")
         table.add_column(headers[key], justify="right" if numeric else "left")
     for run in runs:
         status = run.row["status"]

@@ -1,4 +1,5 @@
-"""What a run leaves in its directory: metrics.json, curves.csv, curves.png and model.npz."""
+"""What a run leaves in its directory: metrics.json, curves.csv, curves.png and model.npz (and an
+autoencoder's reconstructions.png, a probe's probe_curves.csv)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from typing import Any
 import numpy as np
 
 CURVE_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds")
+# A classifier's curves between lr and seconds; a task passes its own (fcnn_cli.tasks).
+DEFAULT_CURVES = ("train_loss", "train_acc", "test_acc", "val_acc")
+RECONSTRUCTIONS = "reconstructions.png"
+PROBE_CURVES = "probe_curves.csv"
 
 
 def versions() -> dict[str, str]:
@@ -41,11 +46,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_curves(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    """curves.csv: one row per epoch; a val_acc column appears when there is a validation set."""
-    columns = list(CURVE_COLUMNS)
-    if rows and rows[0].get("val_acc") is not None:
-        columns.insert(columns.index("test_acc") + 1, "val_acc")
+def curve_columns(rows: Sequence[dict[str, Any]], curves: Sequence[str] = DEFAULT_CURVES) -> list[str]:
+    """curves.csv's columns: epoch, lr, the task's `curves`, seconds; val_* only with a val set."""
+    has_val = bool(rows) and (rows[0].get("val_acc") is not None or rows[0].get("val_loss") is not None)
+    return ["epoch", "lr", *(c for c in curves if has_val or not c.startswith("val_")), "seconds"]
+
+
+def write_curves(path: Path, rows: Sequence[dict[str, Any]],
+                 curves: Sequence[str] = DEFAULT_CURVES) -> None:
+    """curves.csv: one row per epoch; a val_* column appears when there is a validation set."""
+    columns = curve_columns(rows, curves)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
@@ -57,54 +67,101 @@ def read_curves(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
-def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None:
-    """curves.png: the lab's figure (see `curves_figure`)."""
-    fig = curves_figure(rows, title)
-    import matplotlib.pyplot as plt
-
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def curves_figure(rows: Sequence[dict[str, Any]], title: str) -> Any:
-    """The lab's figure: curve C (training loss) above; curves A and B (accuracies) below;
-    whole epochs on the shared x axis."""
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str,
+                curves: Sequence[str] = DEFAULT_CURVES, loss_label: str = "cross-entropy") -> None:
+    """curves.png: the lab's figure (see `curves_figure`)."""
+    fig = curves_figure(rows, title, curves, loss_label)
+    fig.savefig(path, dpi=110)
+    _figure().close(fig)
+
+
+def curves_figure(rows: Sequence[dict[str, Any]], title: str,
+                  curves: Sequence[str] = DEFAULT_CURVES, loss_label: str = "cross-entropy") -> Any:
+    """The lab's figure: curve C (training loss) above; curves A and B (accuracies) below;
+    whole epochs on the shared x axis.
+
+    A task without accuracy (`curves` without *_acc) gets one panel: its training, test and
+    validation losses.
+    """
     from matplotlib.ticker import MaxNLocator
 
+    plt = _figure()
+    shown = [c for c in curve_columns(rows, curves) if c not in ("epoch", "lr", "seconds")]
+    losses = [c for c in shown if c.endswith("_loss")]
+    accuracies = [c for c in shown if c.endswith("_acc")]
     epochs = [r["epoch"] for r in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    top.plot(epochs, [r["train_loss"] for r in rows], "o-", color="tab:red", label="C: training loss")
-    top.set_ylabel("cross-entropy")
+    if accuracies:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    else:
+        fig, top = plt.subplots(1, 1, figsize=(7, 4))
+        bottom = None
+    loss_names = {"train_loss": "C: training loss", "test_loss": "B: test loss",
+                  "val_loss": "validation loss"}
+    for column, style, color in zip(losses, ("o-", "s-", "^-"), ("tab:red", "tab:blue", "tab:green"),
+                                    strict=False):
+        top.plot(epochs, [r[column] for r in rows], style, color=color, label=loss_names[column])
+    top.set_ylabel(loss_label)
     top.set_yscale("log")
     top.legend()
     top.grid(alpha=0.3)
-    bottom.plot(epochs, [100 * r["train_acc"] for r in rows], "o-", label="A: training accuracy")
-    bottom.plot(epochs, [100 * r["test_acc"] for r in rows], "s-", label="B: test accuracy")
-    if rows and rows[0].get("val_acc") is not None:
-        bottom.plot(epochs, [100 * r["val_acc"] for r in rows], "^-", label="validation accuracy")
-    bottom.set_xlabel("epoch")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
-    bottom.set_ylabel("accuracy (%)")
-    bottom.legend()
-    bottom.grid(alpha=0.3)
+    if bottom is not None:
+        acc_names = {"train_acc": "A: training accuracy", "test_acc": "B: test accuracy",
+                     "val_acc": "validation accuracy"}
+        for column, style in zip(accuracies, ("o-", "s-", "^-"), strict=False):
+            bottom.plot(epochs, [100 * r[column] for r in rows], style, label=acc_names[column])
+        bottom.set_ylabel("accuracy (%)")
+        bottom.legend()
+        bottom.grid(alpha=0.3)
+    axis = bottom or top
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+def plot_reconstructions(path: Path, images: np.ndarray, reconstructions: np.ndarray) -> bool:
+    """Test images (top row) above their reconstructions (bottom row); False, and no file, when
+    the inputs are not square images."""
+    side = int(round(np.sqrt(images.shape[1])))
+    if side * side != images.shape[1]:
+        return False
+    plt = _figure()
+    n = images.shape[0]
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+    for i in range(n):
+        for row, source in enumerate((images, reconstructions)):
+            ax = axes[row][i]
+            ax.imshow(np.clip(source[i], 0, 1).reshape(side, side), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0][0].set_ylabel("test", fontsize=9)
+    axes[1][0].set_ylabel("decoded", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def save_model(path: Path, params: Sequence[tuple[np.ndarray, np.ndarray]], activation: str,
-               classes: int) -> None:
-    """model.npz: W0, b0, W1, b1, ... plus struct and activation; no pickled objects."""
+               classes: int, task: str = "classify") -> None:
+    """model.npz: W0, b0, W1, b1, ... plus struct, activation and task; no pickled objects."""
     arrays: dict[str, np.ndarray] = {}
     for i, (w, b) in enumerate(params):
         arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(w), np.asarray(b)
     arrays["struct"] = np.array([w.shape[1] for w, _ in params[:-1]], dtype=np.int64)
     arrays["activation"] = np.array(activation)
     arrays["n_classes"] = np.array(classes)
+    arrays["task"] = np.array(task)
     np.savez(path, **arrays)
 
 

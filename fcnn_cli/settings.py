@@ -16,6 +16,9 @@ DTYPES = ("float32", "float64")
 FROM_SCRATCH_BACKENDS = ("numpy", "jax", "jax-grad")
 DEVICES = ("cpu", "gpu", "auto")
 GPU_BACKENDS = ("jax", "jax-grad")
+TASKS = ("classify", "logreg", "autoencoder")
+# What a run returns to a sweeper (see train.objective).
+OBJECTIVES = ("auto", "val_acc", "val_loss", "probe_val_acc")
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,18 @@ class OptimizerSettings:
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """A probe: after training, logistic regression on hidden layer `layer` for two classes."""
+
+    layer: int | str  # a hidden layer number (1 = the first), or "code"
+    classes: tuple[int, ...] = (3, 8)
+    lr: float = 0.1
+    annealing: float = 1.0
+    max_epochs: int = 20
+    batch_size: int = 32
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,11 @@ class Settings:
     progress: bool = False
     plot: bool = True
     backend_options: dict[str, Any] = field(default_factory=dict)
+    task: str = "classify"
+    #: dataset.classes: the dataset's labels to keep, in their new order; None keeps all
+    classes: tuple[int, ...] | None = None
+    probe: ProbeSettings | None = None
+    objective: str = "auto"
 
 
 def _number(cfg: Any, key: str, default: Any = None) -> Any:
@@ -86,6 +106,54 @@ def parse_struct(value: Any) -> tuple[int, ...]:
                 f"struct[{i}]", f"hidden layer sizes must be positive integers; got {size!r}"
             )
     return tuple(sizes)
+
+
+def parse_classes(value: Any, key: str) -> tuple[int, ...] | None:
+    """A list of distinct class labels (integers >= 0), or None for all classes."""
+    if value is None:
+        return None
+    if isinstance(value, str | int | float) or not hasattr(value, "__iter__"):
+        raise UsageError(key, f"must be a list of distinct class labels such as [3,8]; got {value!r}")
+    labels = list(value)
+    for label in labels:
+        if isinstance(label, bool) or not isinstance(label, int) or label < 0:
+            raise UsageError(key, f"class labels are integers >= 0; got {label!r}")
+    if not labels:
+        raise UsageError(key, "must name at least one class, e.g. [3,8]; null keeps them all")
+    repeated = sorted({c for c in labels if labels.count(c) > 1})
+    if repeated:
+        raise UsageError(key, f"must name distinct classes; {', '.join(map(str, repeated))} "
+                              f"appears twice in {labels}")
+    return tuple(labels)
+
+
+def parse_probe(cfg: Any) -> ProbeSettings | None:
+    """The `probe` block: None when probe.layer is null (no probe)."""
+    cfg = cfg or {}
+    layer = cfg.get("layer")
+    if layer is None:
+        return None
+    if layer != "code" and (isinstance(layer, bool) or not isinstance(layer, int) or layer < 1):
+        raise UsageError("probe.layer", f"must be a hidden layer number >= 1 or code; got {layer!r}")
+    classes = parse_classes(cfg.get("classes", [3, 8]), "probe.classes")
+    if classes is None or len(classes) != 2:
+        raise UsageError("probe.classes", f"the probe's logistic regression separates two classes, "
+                                          f"e.g. [3,8]; got {None if classes is None else list(classes)}")
+    try:
+        probe = ProbeSettings(
+            layer=layer, classes=classes,
+            lr=float(_number(cfg, "lr", 0.1)),
+            annealing=float(_number(cfg, "annealing", 1.0)),
+            max_epochs=_integer(cfg, "max_epochs", 1, 20),
+            batch_size=_integer(cfg, "batch_size", 1, 32),
+        )
+    except UsageError as err:  # the same checks as the run's own keys, named probe.KEY
+        raise UsageError(f"probe.{err.key}", str(err).split(": ", 1)[1]) from None
+    if not probe.lr > 0 or not math.isfinite(probe.lr):
+        raise UsageError("probe.lr", f"must be a finite number > 0, got {probe.lr}")
+    if not 0.0 < probe.annealing <= 1.0:
+        raise UsageError("probe.annealing", f"must be in (0, 1], got {probe.annealing}")
+    return probe
 
 
 def _optimizer(cfg: Any) -> OptimizerSettings:
@@ -159,17 +227,35 @@ def from_config(cfg: Any) -> Settings:
             f"backend={backend} trains with plain SGD (momentum 0, alpha 0); "
             "momentum, nesterov, alpha and adam are available with backend=sklearn",
         )
+    task = _choice((cfg.get("task") or {}).get("name", "classify"), "task", TASKS)
+    struct = parse_struct(cfg.get("struct"))
+    batch_size = _integer(cfg, "batch_size", 1)
+    if backend == "sklearn" and task == "logreg":
+        # scikit-learn's logistic regression by SGD (SGDClassifier) steps after every sample,
+        # with a constant rate per epoch and no momentum.
+        if batch_size != 1:
+            raise UsageError("batch_size", "backend=sklearn with task=logreg trains scikit-learn's "
+                                           "SGDClassifier, which updates after every sample: "
+                                           f"batch_size must be 1; got {batch_size}")
+        if optimizer.name != "sgd" or optimizer.momentum:
+            raise UsageError("optimizer", "backend=sklearn with task=logreg trains scikit-learn's "
+                                          "SGDClassifier: plain SGD (momentum 0), alpha allowed")
+    probe = parse_probe(cfg.get("probe"))
+    objective = _choice(cfg.get("objective", "auto"), "objective", OBJECTIVES)
+    if objective == "probe_val_acc" and probe is None:
+        raise UsageError("objective", "objective=probe_val_acc needs a probe: set probe.layer "
+                                      "(a hidden layer number, or code)")
     return Settings(
         backend=str(backend),
         dataset=str(dataset_cfg.get("name")),
         dataset_path=dataset_cfg.get("path"),
-        struct=parse_struct(cfg.get("struct")),
+        struct=struct,
         activation=_choice(cfg.get("activation", "relu"), "activation", ACTIVATIONS),
         init_range=init_range,
         lr=lr,
         annealing=annealing,
         max_epochs=_integer(cfg, "max_epochs", 1),
-        batch_size=_integer(cfg, "batch_size", 1),
+        batch_size=batch_size,
         seed=seed,
         dtype=_choice(cfg.get("dtype", "float32"), "dtype", DTYPES),
         device=check_device(device_cfg.get("name", "cpu"), backend),
@@ -178,4 +264,8 @@ def from_config(cfg: Any) -> Settings:
         progress=bool(cfg.get("progress", False)),
         plot=bool(cfg.get("plot", True)),
         backend_options={k: v for k, v in dict(backend_cfg).items() if k != "name"},
+        task=task,
+        classes=parse_classes(dataset_cfg.get("classes"), "dataset.classes"),
+        probe=probe,
+        objective=objective,
     )

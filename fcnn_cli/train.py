@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,13 @@ from fcnn_cli.errors import exits_on_usage_error
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, run_outputs, settings
+    from fcnn_cli import backends, datasets, loop, probe, run_outputs, settings, tasks
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
-    data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed)
+    data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
+    task = tasks.create(s, data)  # the checks that need the data, still before any training
+    objective_name = resolve_objective(s.objective, task)
+    probe_layer = probe.check(s.probe, task, data) if s.probe else None
     backend = backends.create(s, data)
     history = loop.run(backend, s)
 
@@ -27,7 +31,9 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "backend": s.backend,
         "device": backend.device,
+        "task": task.name,
         "dataset": s.dataset,
+        "classes": None if s.classes is None else list(s.classes),
         "struct": list(s.struct),
         "activation": s.activation,
         "optimizer": s.optimizer.name,
@@ -43,6 +49,8 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
         "train_acc": last.train_acc,
         "test_acc": last.test_acc,
         "val_acc": last.val_acc,
+        "test_loss": last.test_loss,
+        "val_loss": last.val_loss,
         "n_train": data.n_train,
         "n_val": 0 if data.x_val is None else int(data.x_val.shape[0]),
         "n_test": int(data.x_test.shape[0]),
@@ -51,23 +59,81 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
         "predict_seconds": predict_seconds,
         "versions": run_outputs.versions(),
     }
+    params = backend.get_params()
     rows = history.rows()
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_outputs.save_model(run_dir / "model.npz", backend.get_params(), s.activation, data.n_classes)
-    run_outputs.write_curves(run_dir / "curves.csv", rows)
+    run_outputs.save_model(run_dir / "model.npz", params, s.activation, data.n_classes, task.name)
+    run_outputs.write_curves(run_dir / "curves.csv", rows, task.curve_columns)
     if s.plot:
-        title = f"{s.backend} on {s.dataset}, struct {list(s.struct)}: test {100 * last.test_acc:.2f}%"
-        run_outputs.plot_curves(run_dir / "curves.png", rows, title)
+        title = f"{s.backend} on {s.dataset}, struct {list(s.struct)}: {_test_text(metrics)}"
+        run_outputs.plot_curves(run_dir / "curves.png", rows, title, task.curve_columns,
+                                task.loss_label)
+        task.write_figures(run_dir, backend.predict, data)
+    if s.probe is not None and history.status == "completed":
+        features = probe.hidden_features(params, s.activation, probe_layer)
+        probe_metrics, probe_history = probe.run(s.probe, s, data, features, probe_layer)
+        metrics.update(probe_metrics)
+        run_outputs.write_curves(run_dir / run_outputs.PROBE_CURVES, probe_history.rows())
+    metrics["objective"] = objective_name
+    value = objective(metrics)
+    metrics["objective_value"] = value if math.isfinite(value) else None
     # metrics.json last: its presence marks a finished run for `fcnn report`.
     run_outputs.write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
+def resolve_objective(name: str, task: Any) -> str:
+    """The `objective` setting for this task: auto is val_acc, or val_loss without accuracy."""
+    from fcnn_cli.errors import UsageError
+
+    if name == "auto":
+        return "val_acc" if task.metric == "acc" else "val_loss"
+    if name == "val_acc" and task.metric != "acc":
+        raise UsageError("objective", f"task={task.name} has no accuracy: use val_loss, or "
+                                      "probe_val_acc with a probe")
+    return name
+
+
+# objective -> (metric on the validation set, the training-set fallback, sign: maximised).
+OBJECTIVES = {
+    "val_acc": ("val_acc", "train_acc", 1.0),
+    "val_loss": ("val_loss", "train_loss", -1.0),
+    "probe_val_acc": ("probe_val_acc", "probe_train_acc", 1.0),
+}
+
+
 def objective(metrics: dict[str, Any]) -> float:
-    """What a sweeper optimises: validation accuracy if there is a validation set, else training
-    accuracy; never the test accuracy, which must stay unseen by model selection."""
-    value = metrics["val_acc"] if metrics.get("val_acc") is not None else metrics["train_acc"]
-    return float(value) if metrics["status"] == "completed" else 0.0
+    """What a sweeper maximises: the run's `objective` on the validation set if there is one,
+    else on the training set; never on the test set, which must stay unseen by model selection.
+    A loss counts negated; a run that did not complete counts as the worst."""
+    key, fallback, sign = OBJECTIVES[metrics.get("objective", "val_acc")]
+    value = metrics.get(key)
+    if value is None:
+        value = metrics.get(fallback)
+    if metrics["status"] != "completed" or value is None:
+        return 0.0 if sign > 0 else float("-inf")
+    return sign * float(value)
+
+
+def _test_text(metrics: dict[str, Any]) -> str:
+    """'test 97.81%', or the test loss for a task without accuracy."""
+    if metrics.get("test_acc") is not None:
+        return f"test {100 * metrics['test_acc']:.2f}%"
+    return f"test loss {metrics['test_loss']:.4g}"
+
+
+def headline(metrics: dict[str, Any], run_dir: Path) -> str:
+    """The last line `fcnn train` prints."""
+    state = "" if metrics["status"] == "completed" else f" ({metrics['status']})"
+    if metrics.get("test_acc") is not None:
+        text = f"test accuracy {100 * metrics['test_acc']:.2f}%"
+    else:
+        text = f"test loss {metrics['test_loss']:.4g}"
+    if metrics.get("probe_test_acc") is not None:
+        pair = "-vs-".join(map(str, metrics["probe_classes"]))
+        text += (f", probe (layer {metrics['probe_layer']}, {metrics['probe_features']} features) "
+                 f"{pair} test accuracy {100 * metrics['probe_test_acc']:.2f}%")
+    return f"{text}{state}; run directory {run_dir}"
 
 
 @exits_on_usage_error
@@ -77,6 +143,5 @@ def hydra_task(cfg: Any) -> float:
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)
-    state = "" if metrics["status"] == "completed" else f" ({metrics['status']})"
-    print(f"test accuracy {100 * metrics['test_acc']:.2f}%{state}; run directory {run_dir}", flush=True)
+    print(headline(metrics, run_dir), flush=True)
     return objective(metrics)

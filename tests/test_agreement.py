@@ -13,6 +13,7 @@ import pytest
 
 from fcnn_cli import backends, datasets, loop, model
 from fcnn_cli.settings import Settings
+from fcnn_cli.tasks import Classify
 
 DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 
@@ -92,10 +93,11 @@ def test_jax_gradients_agree_with_each_other_and_finite_differences(struct, acti
     from fcnn_cli.backends.jax_grad_backend import JaxGradBackend
 
     params, x, y = _problem(struct)
+    task = Classify(5, 3, struct)
     with jax.enable_x64(True):
-        hand = JaxBackend.gradients(params, x, y, activation)
-        auto = JaxGradBackend.gradients(params, x, y, activation)
-        loss = jax.jit(lambda p: model.cross_entropy(jax.numpy, p, x, y, activation))
+        hand = JaxBackend.gradients(task, params, x, y, activation)
+        auto = JaxGradBackend.gradients(task, params, x, y, activation)
+        loss = jax.jit(lambda p: task.mean_loss(jax.numpy, p, x, y, activation))
         eps = 1e-6
         rng = np.random.default_rng(1)
         for layer, ((w, b), (dw, db), (gw, gb)) in enumerate(zip(params, hand, auto, strict=True)):

@@ -9,6 +9,9 @@ import pytest
 from fcnn_cli import datasets, model
 from fcnn_cli.backends.numpy_backend import NumpyBackend
 from fcnn_cli.settings import Settings
+from fcnn_cli.tasks import Classify
+
+CLASSIFY = Classify(5, 3, ())  # backward and the loss do not depend on the task's shapes
 
 
 def _problem(struct, seed=0, n=6, d=5, k=3):
@@ -25,7 +28,7 @@ def _problem(struct, seed=0, n=6, d=5, k=3):
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 def test_backward_matches_finite_differences(struct, activation):
     params, x, y = _problem(struct)
-    grads = model.backward(np, params, x, y, activation)
+    grads = CLASSIFY.gradients(np, params, x, y, activation)
     eps = 1e-6
     for layer, ((w, b), (dw, db)) in enumerate(zip(params, grads, strict=True)):
         for array, grad in ((w, dw), (b, db)):
@@ -33,9 +36,9 @@ def test_backward_matches_finite_differences(struct, activation):
             for index in np.ndindex(array.shape):
                 saved = array[index]
                 array[index] = saved + eps
-                plus = model.cross_entropy(np, params, x, y, activation)
+                plus = CLASSIFY.mean_loss(np, params, x, y, activation)
                 array[index] = saved - eps
-                minus = model.cross_entropy(np, params, x, y, activation)
+                minus = CLASSIFY.mean_loss(np, params, x, y, activation)
                 array[index] = saved
                 numeric[index] = (plus - minus) / (2 * eps)
             np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8, err_msg=f"layer {layer}")
@@ -55,7 +58,8 @@ def test_numpy_inplace_step_equals_reference_sgd(struct, activation):
     backend.train_epoch(order, s.lr)
     for start in range(0, order.size, s.batch_size):
         idx = order[start : start + s.batch_size]
-        grads = model.backward(np, params, data.x_train[idx], np.eye(10)[data.y_train[idx]], activation)
+        grads = backend.task.gradients(np, params, data.x_train[idx], np.eye(10)[data.y_train[idx]],
+                                       activation)
         params = [(w - s.lr * dw, b - s.lr * db) for (w, b), (dw, db) in zip(params, grads, strict=True)]
     for (w, b), (w_ref, b_ref) in zip(backend.get_params(), params, strict=True):
         np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-14)

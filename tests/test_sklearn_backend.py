@@ -153,5 +153,5 @@ def test_two_classes_are_saved_in_softmax_form():
     predicted = model.logits(np, params, data.x_test).argmax(axis=1)
     np.testing.assert_array_equal(predicted, backend.predict(data.x_test))
     proba = model.softmax(np, model.logits(np, params, data.x_test))
-    np.testing.assert_allclose(proba, backend.clf.predict_proba(data.x_test), atol=1e-5)
+    np.testing.assert_allclose(proba, backend.estimator.mlp.predict_proba(data.x_test), atol=1e-5)
     assert history.last.test_acc > 0.9

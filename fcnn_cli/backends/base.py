@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli import model
+from fcnn_cli import model, tasks
 
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
@@ -22,6 +22,8 @@ class Backend(ABC):
     def __init__(self, settings: Settings, data: Dataset) -> None:
         self.settings = settings
         self.data = data
+        #: what the net is trained for: targets, output layer, loss and metric (fcnn_cli.tasks)
+        self.task = tasks.create(settings, data)
         #: seconds spent compiling (JIT backends), reported apart from the timed epochs
         self.compile_seconds = 0.0
 
@@ -32,20 +34,20 @@ class Backend(ABC):
 
     def initial_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The seeded initial weights that every from-scratch backend starts from."""
-        sizes = model.layer_sizes(self.data.n_features, self.settings.struct, self.data.n_classes)
-        return model.init_params(sizes, self.settings.seed, self.settings.init_range, self.settings.dtype)
+        return model.init_params(self.task.sizes(), self.settings.seed, self.settings.init_range,
+                                 self.settings.dtype)
 
     @abstractmethod
     def train_epoch(self, order: np.ndarray, lr: float) -> None:
         """One pass of mini-batch updates over the training samples in `order`."""
 
     @abstractmethod
-    def evaluate(self, split: str) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on the split 'train', 'val' or 'test'."""
+    def evaluate(self, split: str) -> tuple[float, float | None]:
+        """(mean loss, accuracy or None) on the split 'train', 'val' or 'test' (the task's)."""
 
     @abstractmethod
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predicted class labels for the rows of `x`."""
+        """The task's prediction for the rows of `x`: class labels, or reconstructions."""
 
     @abstractmethod
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -10,8 +10,9 @@ epochs contain no compilation. A split is scored in one call over all its rows (
 60,000 training rows hold about 200 MB of float32 activations at once).
 
 The two JAX backends differ only in where the gradients come from: `JaxBackend` runs the
-hand-written back-propagation of `fcnn_cli.model` on `jax.numpy`, `JaxGradBackend`
-(`jax_grad_backend.py`) differentiates the written cross-entropy with `jax.grad`.
+hand-written back-propagation of `fcnn_cli.model` on `jax.numpy` from the task's output error,
+`JaxGradBackend` (`jax_grad_backend.py`) differentiates the task's written loss with `jax.grad`.
+The task (`fcnn_cli.tasks`) also builds each batch's targets and scores a split.
 
 Both run in the dtype of the run: for float64 the program is traced and run inside
 `jax.enable_x64(True)`, a scoped setting, so other JAX code in the same process is unaffected.
@@ -35,12 +36,13 @@ from fcnn_cli.errors import UsageError
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
     from fcnn_cli.settings import Settings
+    from fcnn_cli.tasks import Task
 
 # JAX reports at INFO level that it found no TPU; Hydra's logging setup would print that line on
 # every run (and next to the one-line errors).
 logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
-GradientFn = Callable[[Any, Any, Any, str], Any]
+GradientFn = Callable[[Any, Any, Any, str], Any]  # (params, x, targets, activation) -> grads
 
 
 def gpu_devices() -> list[Any]:
@@ -86,16 +88,17 @@ def describe_device(device: Any) -> str:
 
 # --- the compiled programs (pure functions; the backend binds their static arguments) ----------
 
-def _epoch(gradients: GradientFn, activation: str, n_classes: int, batch: int,
+def _epoch(gradients: GradientFn, task: Task, activation: str, batch: int,
            params: Any, x: Any, y: Any, order: Any, lr: Any) -> Any:
     """One epoch of mini-batch SGD over the rows of (x, y) in `order`; returns the new params."""
     import jax
+    import jax.numpy as jnp
 
     def step(params: Any, idx: Any) -> tuple[Any, None]:
         # `order` is a permutation of the rows, so the gather may skip bounds handling.
         xb = x.at[idx].get(mode="promise_in_bounds")
-        yb = jax.nn.one_hot(y.at[idx].get(mode="promise_in_bounds"), n_classes, dtype=x.dtype)
-        grads = gradients(params, xb, yb, activation)
+        tb = task.targets(jnp, xb, y.at[idx].get(mode="promise_in_bounds"))
+        grads = gradients(params, xb, tb, activation)
         return jax.tree.map(lambda p, g: p - lr * g, params, grads), None
 
     n_full, rest = divmod(order.shape[0], batch)
@@ -105,21 +108,18 @@ def _epoch(gradients: GradientFn, activation: str, n_classes: int, batch: int,
     return params
 
 
-def _score(activation: str, params: Any, x: Any, y: Any) -> tuple[Any, Any]:
-    """(summed cross-entropy, number correct) over the rows of (x, y)."""
+def _score(task: Task, activation: str, params: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """(summed loss, number correct or None) over the rows of (x, y)."""
     import jax.numpy as jnp
 
-    a = model.logits(jnp, params, x, activation)
-    log_p = model.log_softmax(jnp, a)
-    loss = -jnp.sum(jnp.take_along_axis(log_p, y[:, None], axis=1))
-    return loss, jnp.sum(jnp.argmax(a, axis=1) == y)
+    return task.score(jnp, model.logits(jnp, params, x, activation), x, y)
 
 
-def _predict(activation: str, params: Any, x: Any) -> Any:
-    """Predicted labels of the rows of `x`."""
+def _predict(task: Task, activation: str, params: Any, x: Any) -> Any:
+    """The task's prediction for the rows of `x` (labels, or reconstructions)."""
     import jax.numpy as jnp
 
-    return jnp.argmax(model.logits(jnp, params, x, activation), axis=1)
+    return task.predict(jnp, model.logits(jnp, params, x, activation))
 
 
 def _x64_scope(method: Callable) -> Callable:
@@ -138,13 +138,13 @@ def _x64_scope(method: Callable) -> Callable:
 class CompiledEpochBackend(Backend):
     """A JAX backend whose epoch, scoring and prediction are each one compiled XLA call.
 
-    Subclasses supply only `gradients`: the mean cross-entropy's gradient for one batch.
+    Subclasses supply only `gradients`: the gradient of the task's mean loss on one batch.
     """
 
     @staticmethod
     @abstractmethod
-    def gradients(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
-        """d(mean cross-entropy)/d(params) on one batch, as (dW, db) pairs like `params`."""
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
+        """d(task's mean loss)/d(params) on one batch, as (dW, db) pairs like `params`."""
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
@@ -166,15 +166,16 @@ class CompiledEpochBackend(Backend):
                 x, y = self.data.split(name)
                 self._splits[name] = (put(x), put(np.asarray(y, dtype=np.int32)))
         self.params = put(self.initial_params())
-        activation, n_classes = self.settings.activation, self.data.n_classes
+        activation, task = self.settings.activation, self.task
         batch = min(self.settings.batch_size, self.data.n_train)
+        gradients = functools.partial(type(self).gradients, task)
         self._programs = {
             "epoch": jax.jit(
-                functools.partial(_epoch, type(self).gradients, activation, n_classes, batch),
+                functools.partial(_epoch, gradients, task, activation, batch),
                 donate_argnums=0,
             ),
-            "score": jax.jit(functools.partial(_score, activation)),
-            "predict": jax.jit(functools.partial(_predict, activation)),
+            "score": jax.jit(functools.partial(_score, task, activation)),
+            "predict": jax.jit(functools.partial(_predict, task, activation)),
         }
         # Compile now, for the shapes the loop and `fcnn train` will use, so no compilation
         # lands inside the timed epochs.
@@ -215,12 +216,12 @@ class CompiledEpochBackend(Backend):
         )
 
     @_x64_scope
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def evaluate(self, split: str) -> tuple[float, float | None]:
         if split not in self._splits:
             raise ValueError(f"this dataset has no {split!r} split")
         x, y = self._splits[split]
         loss, correct = self._program("score", self.params, x, y)(self.params, x, y)
-        return float(loss) / x.shape[0], int(correct) / x.shape[0]
+        return float(loss) / x.shape[0], None if correct is None else int(correct) / x.shape[0]
 
     @_x64_scope
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -241,7 +242,7 @@ class JaxBackend(CompiledEpochBackend):
     name = "jax"
 
     @staticmethod
-    def gradients(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
         import jax.numpy as jnp
 
-        return model.backward(jnp, params, x, y_onehot, activation)
+        return task.gradients(jnp, params, x, targets, activation)

@@ -1,27 +1,24 @@
-"""Example 5.4: only the forward pass and the cross-entropy are written; `jax.grad` derives the
+"""Example 5.4: only the forward pass and the task's loss are written; `jax.grad` derives the
 gradients. The compiled epoch, scoring and prediction are those of the jax backend."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fcnn_cli import model
 from fcnn_cli.backends.jax_backend import CompiledEpochBackend
 
-
-def _loss(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
-    import jax.numpy as jnp
-
-    return model.cross_entropy(jnp, params, x, y_onehot, activation)
+if TYPE_CHECKING:
+    from fcnn_cli.tasks import Task
 
 
 class JaxGradBackend(CompiledEpochBackend):
-    """Example 5.4: gradients of the written cross-entropy by automatic differentiation."""
+    """Example 5.4: gradients of the task's written loss by automatic differentiation."""
 
     name = "jax-grad"
 
     @staticmethod
-    def gradients(params: Any, x: Any, y_onehot: Any, activation: str) -> Any:
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
         import jax
+        import jax.numpy as jnp
 
-        return jax.grad(_loss)(params, x, y_onehot, activation)
+        return jax.grad(lambda p: task.mean_loss(jnp, p, x, targets, activation))(params)

@@ -2,9 +2,10 @@
 
 The formulas are those of `fcnn_cli.model`, run in place: every activation and error buffer is
 allocated once and reused, matrix products write into them with `out=`, and no per-sample
-outer-product tensor is formed. The step size lr/B is folded into the output error once: back-
-propagation is linear in E, so every gradient then arrives already scaled and each update is a
-single in-place subtraction.
+outer-product tensor is formed. The output error E = y - T comes from the task (softmax,
+sigmoid or identity output; `fcnn_cli.tasks`), written into its buffer. The step size lr/B is
+folded into it once: back-propagation is linear in E, so every gradient then arrives already
+scaled and each update is a single in-place subtraction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli import model
 from fcnn_cli.backends.base import Backend
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class NumpyBackend(Backend):
         self.activation = settings.activation
         self.params = self.initial_params()
         dtype = np.dtype(settings.dtype)
-        sizes = [data.n_features, *settings.struct, data.n_classes]
+        sizes = self.task.sizes()
         batch = min(settings.batch_size, data.n_train)
         # zs[l] is the output of layer l (zs[0] the gathered input batch); errs[l] its error.
         self._zs = [np.empty((batch, n), dtype) for n in sizes]
@@ -60,10 +60,9 @@ class NumpyBackend(Backend):
         zs = [z[:n] for z in self._zs]
         np.take(self.data.x_train, idx, axis=0, out=zs[0])
         logits = self._forward(zs[0], zs[1:])
-        # Output error E = softmax(a) - Y, times lr/B (the mean's 1/B and the step size).
+        # Output error E = y - T (the task's), times lr/B (the mean's 1/B and the step size).
         err = self._errs[-1][:n]
-        _softmax_inplace(logits, out=err)
-        err[np.arange(n), self.data.y_train[idx]] -= 1.0
+        self.task.numpy_output_error(logits, zs[0], self.data.y_train[idx], out=err)
         err *= lr / n
         for layer in range(len(self.params) - 1, -1, -1):
             w, b = self.params[layer]
@@ -92,19 +91,20 @@ class NumpyBackend(Backend):
             for start in range(0, x.shape[0], EVAL_CHUNK):
                 yield start, self._forward(x[start : start + EVAL_CHUNK], self._eval)
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def evaluate(self, split: str) -> tuple[float, float | None]:
         x, y = self.data.split(split)
         total_loss, correct = 0.0, 0
         for start, logits in self._chunks(x):
-            yc = y[start : start + logits.shape[0]]
-            logp = model.log_softmax(np, logits)
-            total_loss -= float(logp[np.arange(yc.shape[0]), yc].sum(dtype=np.float64))
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
-        return total_loss / x.shape[0], correct / x.shape[0]
+            end = start + logits.shape[0]
+            loss, right = self.task.score(np, logits, x[start:end], y[start:end])
+            total_loss += float(loss)
+            correct = None if right is None else correct + int(right)
+        return total_loss / x.shape[0], None if correct is None else correct / x.shape[0]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=self.settings.dtype)
-        return np.concatenate([logits.argmax(axis=1) for _, logits in self._chunks(x)])
+        # copy: a chunk's logits live in a reused buffer (a reconstruction would be overwritten).
+        return np.concatenate([self.task.predict(np, logits).copy() for _, logits in self._chunks(x)])
 
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(w.copy(), b.copy()) for w, b in self.params]
@@ -131,9 +131,3 @@ def _times_derivative_inplace(name: str, err: np.ndarray, z: np.ndarray) -> None
         err *= 1 - z
     else:
         err *= 1 - z * z
-
-
-def _softmax_inplace(a: np.ndarray, out: np.ndarray) -> None:
-    np.subtract(a, a.max(axis=1, keepdims=True), out=out)
-    np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)

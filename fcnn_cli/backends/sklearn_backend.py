@@ -1,14 +1,27 @@
-"""Example 5.1: scikit-learn's MLPClassifier, our config mapped onto its parameters.
+"""Example 5.1: scikit-learn's own estimators, our config mapped onto their parameters.
 
-The shared loop drives it one epoch at a time through `partial_fit`, so it gets the same batch
-order, learning-rate schedule, curves and outputs as every other backend. Its weights start
-from scikit-learn's own seeded Glorot initialisation (`random_state=seed`), as in the lab, so a
-run matches `MLPClassifier(...).fit` with the same settings; `init_range` is not used here.
+The shared loop drives the estimator one epoch at a time through `partial_fit`, so it gets the
+same sample order, learning-rate schedule, curves and outputs as every other backend. Scoring
+and prediction run the task's formulas on the estimator's weights, as on every backend.
+Which estimator is the task's (one entry per task in `ESTIMATORS`):
+
+- classify: MLPClassifier. Its weights start from scikit-learn's own seeded Glorot
+  initialisation (`random_state=seed`), as in the lab, so a run matches `MLPClassifier(...).fit`
+  with the same settings; `init_range` is not used here.
+- autoencoder: MLPRegressor with the mirrored layers, fitted to reproduce its input. Its
+  identity output and squared loss are the task's: `_backprop` descends exactly the gradient of
+  half the squared error summed over the outputs. scikit-learn's initialisation, as above.
+- logreg: SGDClassifier(loss="log_loss"), scikit-learn's logistic regression by SGD. It starts
+  from the shared seeded weights and steps after every sample (batch_size must be 1, checked in
+  settings) in the loop's order at the loop's rate, so it follows the numpy backend's run with
+  batch 1 to rounding.
 """
 
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +30,7 @@ from fcnn_cli import model
 from fcnn_cli.backends.base import Backend
 
 if TYPE_CHECKING:
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     from fcnn_cli.datasets import Dataset
     from fcnn_cli.settings import Settings
@@ -26,17 +39,11 @@ if TYPE_CHECKING:
 ACTIVATIONS = {"relu": "relu", "sigmoid": "logistic", "tanh": "tanh"}
 
 
-def make_classifier(settings: Settings, n_train: int, *, shuffle: bool = False) -> MLPClassifier:
-    """An MLPClassifier with `settings` mapped onto its parameters, for `n_train` samples.
-
-    `shuffle=False` is what the backend uses: the loop hands it each epoch's samples already in
-    the shared order. Tests build the reference `fit` with `shuffle=True` from the same mapping.
-    """
-    from sklearn.neural_network import MLPClassifier
-
+def _mlp_parameters(settings: Settings, hidden: Sequence[int], n_train: int, shuffle: bool,
+                    ) -> dict[str, Any]:
     opt = settings.optimizer
     kwargs: dict[str, Any] = {
-        "hidden_layer_sizes": settings.struct,
+        "hidden_layer_sizes": tuple(hidden),
         "activation": ACTIVATIONS[settings.activation],
         "solver": opt.name,
         "alpha": opt.alpha,
@@ -57,46 +64,83 @@ def make_classifier(settings: Settings, n_train: int, *, shuffle: bool = False) 
                       nesterovs_momentum=opt.nesterov)
     else:
         kwargs.update(beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.epsilon)
-    return MLPClassifier(**kwargs)
+    return kwargs
 
 
-class SklearnBackend(Backend):
-    name = "sklearn"
+def make_classifier(settings: Settings, n_train: int, *, shuffle: bool = False) -> MLPClassifier:
+    """An MLPClassifier with `settings` mapped onto its parameters, for `n_train` samples.
 
-    def __init__(self, settings: Settings, data: Dataset) -> None:
-        super().__init__(settings, data)
-        self.clf = make_classifier(settings, data.n_train)
-        # partial_fit must know every class on its first call: a batch order or a small
-        # training set may not show them all, and the output layer is sized from this.
-        self.classes = np.arange(data.n_classes)
-        self._diverged = False
+    `shuffle=False` is what the backend uses: the loop hands it each epoch's samples already in
+    the shared order. Tests build the reference `fit` with `shuffle=True` from the same mapping.
+    """
+    from sklearn.neural_network import MLPClassifier
 
-    def train_epoch(self, order: np.ndarray, lr: float) -> None:
-        if self._diverged:
-            return
-        clf = self.clf
-        if hasattr(clf, "_optimizer"):
+    return MLPClassifier(**_mlp_parameters(settings, settings.struct, n_train, shuffle))
+
+
+def make_regressor(settings: Settings, hidden: Sequence[int], n_train: int, *,
+                   shuffle: bool = False) -> MLPRegressor:
+    """An MLPRegressor with hidden layers `hidden` and `settings` mapped as for the classifier."""
+    from sklearn.neural_network import MLPRegressor
+
+    return MLPRegressor(**_mlp_parameters(settings, hidden, n_train, shuffle))
+
+
+class Estimator(ABC):
+    """One scikit-learn estimator as the backend drives it: an epoch of `partial_fit` at a given
+    rate, and its weights in the shared (W, b) form."""
+
+    def __init__(self, backend: SklearnBackend) -> None:
+        self.settings, self.data, self.task = backend.settings, backend.data, backend.task
+
+    @abstractmethod
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        """One pass over the rows of (x, y), in their order, at learning rate `lr`."""
+
+    @abstractmethod
+    def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The current weights as (W, b) pairs, input layer first (views, not copies)."""
+
+
+class MLPEstimator(Estimator):
+    """The MLP estimators' common part: the loop's learning rate set before every epoch."""
+
+    mlp: Any
+
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        mlp = self.mlp
+        if hasattr(mlp, "_optimizer"):
             # The optimizer object lives across partial_fit calls; Adam recomputes its step from
             # learning_rate_init on every update, SGD uses learning_rate: set both.
-            clf._optimizer.learning_rate_init = lr
-            clf._optimizer.learning_rate = lr
+            mlp._optimizer.learning_rate_init = lr
+            mlp._optimizer.learning_rate = lr
         else:
-            clf.set_params(learning_rate_init=lr)  # first epoch: the optimizer is built from it
-        x, y = self.data.x_train[order], self.data.y_train[order]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # overflow while diverging
-                clf.partial_fit(x, y, classes=self.classes)
-        except ValueError:
-            # MLPClassifier refuses to finish an update that leaves non-finite weights; that is
-            # divergence, which the loop reports from the (non-finite) training loss.
-            if all(np.isfinite(w).all() for w in (*clf.coefs_, *clf.intercepts_)):
-                raise
-            self._diverged = True
+            mlp.set_params(learning_rate_init=lr)  # first epoch: the optimizer is built from it
+        self._partial_fit(x, y)
 
-    def _params(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The current weights in the softmax form of model.npz (views, not copies)."""
-        params = list(zip(self.clf.coefs_, self.clf.intercepts_, strict=True))
+    @abstractmethod
+    def _partial_fit(self, x: np.ndarray, y: np.ndarray) -> None: ...
+
+    def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(zip(self.mlp.coefs_, self.mlp.intercepts_, strict=True))
+
+
+class MLPClassifierEstimator(MLPEstimator):
+    """MLPClassifier (task=classify)."""
+
+    def __init__(self, backend: SklearnBackend) -> None:
+        super().__init__(backend)
+        self.mlp = make_classifier(self.settings, self.data.n_train)
+        # partial_fit must know every class on its first call: a batch order or a small
+        # training set may not show them all, and the output layer is sized from this.
+        self.classes = np.arange(self.data.n_classes)
+
+    def _partial_fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.mlp.partial_fit(x, y, classes=self.classes)
+
+    def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The current weights; a two-class MLPClassifier's in the softmax form of model.npz."""
+        params = super().params()
         w, b = params[-1]
         if w.shape[1] == 1:
             # Two classes: MLPClassifier keeps one logistic output unit z. softmax([0, z]) equals
@@ -105,18 +149,94 @@ class SklearnBackend(Backend):
             params[-1] = (np.hstack([np.zeros_like(w), w]), np.concatenate([np.zeros_like(b), b]))
         return params
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+
+class MLPAutoencoder(MLPEstimator):
+    """MLPRegressor with the mirrored hidden layers, fitted to reproduce its input."""
+
+    def __init__(self, backend: SklearnBackend) -> None:
+        super().__init__(backend)
+        self.mlp = make_regressor(self.settings, self.task.hidden_sizes(), self.data.n_train)
+
+    def _partial_fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.mlp.partial_fit(x, self.task.targets(np, x, y))
+
+
+class SGDLogReg(Estimator):
+    """SGDClassifier(loss="log_loss"): logistic regression by per-sample SGD (task=logreg)."""
+
+    def __init__(self, backend: SklearnBackend) -> None:
+        from sklearn.linear_model import SGDClassifier
+
+        super().__init__(backend)
+        self.sgd = SGDClassifier(
+            loss="log_loss", penalty="l2", alpha=self.settings.optimizer.alpha, fit_intercept=True,
+            learning_rate="constant", eta0=self.settings.lr, shuffle=False, tol=None,
+            random_state=self.settings.seed,
+        )
+        # The shared seeded weights, in SGDClassifier's layout: partial_fit keeps coef_ and
+        # intercept_ that are already there (in the data's dtype) instead of zeroing them.
+        (w, b), = backend.initial_params()
+        self.sgd.coef_ = np.ascontiguousarray(w.T)
+        self.sgd.intercept_ = b.copy()
+
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+        self.sgd.eta0 = lr  # read at every partial_fit: the loop's annealed rate
+        self.sgd.partial_fit(x, y, classes=np.arange(2))
+
+    def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(self.sgd.coef_.T, self.sgd.intercept_)]
+
+
+# task name -> the estimator that trains it.
+ESTIMATORS: dict[str, type[Estimator]] = {
+    "classify": MLPClassifierEstimator,
+    "autoencoder": MLPAutoencoder,
+    "logreg": SGDLogReg,
+}
+
+
+
+
+
+class SklearnBackend(Backend):
+    name = "sklearn"
+
+    def __init__(self, settings: Settings, data: Dataset) -> None:
+        super().__init__(settings, data)
+        self.estimator = ESTIMATORS[self.task.name](self)
+        self._diverged = False
+
+    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+        if self._diverged:
+            return
+        x, y = self.data.x_train[order], self.data.y_train[order]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # overflow while diverging
+                self.estimator.fit_epoch(x, y, lr)
+        except ValueError:
+            # scikit-learn refuses to finish an update that leaves non-finite weights; that is
+            # divergence, which the loop reports from the (non-finite) training loss.
+            if all(np.isfinite(a).all() for pair in self.estimator.params() for a in pair):
+                raise
+            self._diverged = True
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        return model.logits(np, self.estimator.params(), x, self.settings.activation)
+
+    def evaluate(self, split: str) -> tuple[float, float | None]:
         x, y = self.data.split(split)
-        # Curve C from the logits with the shared log-softmax, as every backend computes it:
+        # Curve C from the logits with the task's loss, as every backend computes it:
         # log(predict_proba) would turn a confidently wrong sample into -inf (a false divergence).
         with np.errstate(all="ignore"):
-            logits = model.logits(np, self._params(), x, self.settings.activation)
-            logp = model.log_softmax(np, logits)
-        loss = -float(logp[np.arange(y.shape[0]), y].mean(dtype=np.float64))
-        return loss, float(np.mean(logits.argmax(axis=1) == y))
+            loss, correct = self.task.score(np, self._logits(x), x, y)
+        n = x.shape[0]
+        return float(loss) / n, None if correct is None else int(correct) / n
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.clf.predict(np.asarray(x, dtype=self.settings.dtype))
+        x = np.asarray(x, dtype=self.settings.dtype)
+        with np.errstate(all="ignore"):
+            return self.task.predict(np, self._logits(x))
 
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [(w.copy(), b.copy()) for w, b in self._params()]
+        return [(w.copy(), b.copy()) for w, b in self.estimator.params()]
