@@ -1,15 +1,17 @@
-"""What a run leaves in its directory: metrics.json, curves.csv, curves.png and model.npz."""
+"""The formats of what a run leaves in its directory (metrics, curves, plot, model); the file names
+and the directory itself belong to `fcnn_cli.runs`. Every file is written atomically."""
 
 from __future__ import annotations
 
 import csv
-import json
 import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fcnn_cli import atomic, runs
 
 CURVE_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds")
 
@@ -28,17 +30,7 @@ def versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    tmp.replace(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | np.ndarray):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    runs.write_json(path, data)
 
 
 def write_curves(path: Path, rows: Sequence[dict[str, Any]]) -> None:
@@ -46,7 +38,7 @@ def write_curves(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     columns = list(CURVE_COLUMNS)
     if rows and rows[0].get("val_acc") is not None:
         columns.insert(columns.index("test_acc") + 1, "val_acc")
-    with open(path, "w", newline="") as f:
+    with atomic.atomic_open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -81,7 +73,8 @@ def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str) -> None:
     bottom.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
 
@@ -94,7 +87,8 @@ def save_model(path: Path, params: Sequence[tuple[np.ndarray, np.ndarray]], acti
     arrays["struct"] = np.array([w.shape[1] for w, _ in params[:-1]], dtype=np.int64)
     arrays["activation"] = np.array(activation)
     arrays["n_classes"] = np.array(classes)
-    np.savez(path, **arrays)
+    with atomic.atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_model(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:

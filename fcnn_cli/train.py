@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fcnn_cli.errors import exits_on_usage_error
+from fcnn_cli.hydra_hooks import guarded_task
 
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, run_outputs, settings
+    from fcnn_cli import backends, datasets, loop, run_outputs, runs, settings
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed)
@@ -53,13 +53,14 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     }
     rows = history.rows()
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_outputs.save_model(run_dir / "model.npz", backend.get_params(), s.activation, data.n_classes)
-    run_outputs.write_curves(run_dir / "curves.csv", rows)
+    out = runs.RunDir(run_dir)
+    run_outputs.save_model(out.model, backend.get_params(), s.activation, data.n_classes)
+    run_outputs.write_curves(out.curves, rows)
     if s.plot:
         title = f"{s.backend} on {s.dataset}, struct {list(s.struct)}: test {100 * last.test_acc:.2f}%"
-        run_outputs.plot_curves(run_dir / "curves.png", rows, title)
+        run_outputs.plot_curves(out.plot, rows, title)
     # metrics.json last: its presence marks a finished run for `fcnn report`.
-    run_outputs.write_json(run_dir / "metrics.json", metrics)
+    out.write_metrics(metrics)
     return metrics
 
 
@@ -70,7 +71,7 @@ def objective(metrics: dict[str, Any]) -> float:
     return float(value) if metrics["status"] == "completed" else 0.0
 
 
-@exits_on_usage_error
+@guarded_task
 def hydra_task(cfg: Any) -> float:
     """The Hydra task behind `fcnn train` (run and multirun)."""
     from hydra.core.hydra_config import HydraConfig

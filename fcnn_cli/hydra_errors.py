@@ -1,0 +1,110 @@
+"""Hydra's own errors (unknown key, bad override syntax, unknown group option) as fcnn reports
+its own: one line naming the setting, exit status 2.
+
+Hydra would print a multi-line report and exit with status 1 for these, the same status as a
+crash in the task. `run_app` lets exceptions come out of Hydra (HYDRA_FULL_ERROR=1) and sorts
+them: configuration errors become one line and status 2; anything else is a crash and keeps its
+traceback (status 1). HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full report for all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from fcnn_cli.errors import UsageError, fail
+
+CRASH_EXIT = 1
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+
+def run_app(app: Callable[[], Any]) -> None:
+    """Run a `hydra.main` application; Hydra's configuration errors exit 2 in one line."""
+    user_wants_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # exceptions come out of Hydra, to be sorted here
+    try:
+        app()
+    except UsageError as err:
+        fail(str(err))
+    except Exception as err:
+        line = None if user_wants_full else one_line(err)
+        if line is not None:
+            fail(line)
+        if user_wants_full:
+            raise
+        traceback.print_exc()
+        print(f"fcnn: error: the run crashed: {type(err).__name__}: {err}", file=sys.stderr)
+        raise SystemExit(CRASH_EXIT) from None
+
+
+def one_line(err: BaseException) -> str | None:
+    """A one-line message for a Hydra or OmegaConf configuration error; None for anything else."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+        SearchPathException,
+    )
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException):
+        return _missing_option(err)
+    if isinstance(err, OverrideParseException):
+        reason = _first_line(err.message)
+        return f"cannot parse the override {err.override!r}: {reason} (grammar: {GRAMMAR})"
+    if isinstance(err, ConfigCompositionException | SearchPathException | OmegaConfBaseException):
+        return _composition(err)
+    from hydra.errors import HydraException
+
+    if isinstance(err, HydraException):
+        return _collapse(str(err))
+    return None
+
+
+def _missing_option(err: Any) -> str:
+    """'Could not find backend/torch' with the available options, as one line."""
+    text = str(err)
+    found = re.search(r"Could not (?:find|load) '([^']+)'", text)
+    options = err.options or []
+    if found and "/" in found.group(1):
+        group, option = found.group(1).rsplit("/", 1)
+        if options:
+            return f"{group}: no option {option!r}; choose one of {', '.join(options)}"
+        return f"{group}: no option {option!r}"
+    return _collapse(text)
+
+
+def _composition(err: BaseException) -> str:
+    """An override Hydra could not apply: unknown key, a value of the wrong type, ..."""
+    text = str(err)
+    cause = err.__cause__ or err
+    key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if unknown and "not in struct" in str(cause):
+        name = unknown.group(1)
+        return (f"{name}: no such setting (`fcnn train --help` lists them); to add a new key "
+                f"write +{name}=VALUE")
+    first = _first_line(text)
+    detail = _first_line(str(cause)) if cause is not err else ""
+    message = first if not detail or detail in first else f"{first} {detail}"
+    return f"{key}: {message}" if key and not message.startswith(f"{key}:") else message
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _collapse(text: str) -> str:
+    """A multi-line Hydra message as one line, without the config search path listing."""
+    lines = []
+    for line in str(text).splitlines():
+        if line.startswith(("Config search path", "Set the environment variable HYDRA_FULL")):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return "; ".join(lines)
