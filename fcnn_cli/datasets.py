@@ -29,6 +29,23 @@ FASHION_HINT = "apt-get install dataset-fashion-mnist"
 IDX_CLASSES = 10
 
 
+@dataclass(frozen=True)
+class Shape:
+    """A dataset's size as shipped, known before it is loaded (for checks that come first)."""
+
+    n_train: int
+    n_test: int
+    n_features: int
+    n_classes: int
+
+
+SHAPES = {
+    "mnist": Shape(60_000, 10_000, 784, 10),
+    "fashion": Shape(60_000, 10_000, 784, 10),
+    "digits": Shape(1_437, 360, 64, 10),
+}
+
+
 @dataclass
 class Dataset:
     """Features scaled to [0, 1] in the run's dtype, integer labels 0..n_classes-1."""

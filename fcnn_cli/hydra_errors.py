@@ -31,7 +31,12 @@ def run_app(app: Callable[[], Any]) -> None:
     except UsageError as err:
         fail(str(err))
     except Exception as err:
+        from fcnn_cli.hydra_hooks import task_started
+
         line = None if user_wants_full else one_line(err)
+        if line is None and not user_wants_full and not task_started():
+            # Before any task ran, whatever went wrong came from the command line or the config.
+            line = f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}"
         if line is not None:
             fail(line)
         if user_wants_full:
@@ -54,7 +59,9 @@ def one_line(err: BaseException) -> str | None:
     if isinstance(err, MissingConfigException):
         return _missing_option(err)
     if isinstance(err, OverrideParseException):
-        reason = _first_line(err.message)
+        lines = [line.strip() for line in err.message.splitlines()
+                 if line.strip() and not line.startswith(("Error parsing override", "See http"))]
+        reason = lines[0] if lines else "not in Hydra's override grammar"
         return f"cannot parse the override {err.override!r}: {reason} (grammar: {GRAMMAR})"
     if isinstance(err, ConfigCompositionException | SearchPathException | OmegaConfBaseException):
         return _composition(err)
@@ -83,6 +90,11 @@ def _composition(err: BaseException) -> str:
     text = str(err)
     cause = err.__cause__ or err
     key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    ambiguous = re.search(r"Ambiguous value for argument '([^'=]+)=([^']*)'", text)
+    if ambiguous:
+        key, value = ambiguous.groups()
+        return (f"{key}: {value!r} is ambiguous: write {key}=[{value}] for a list, "
+                f"{key}=\'{value}\' for a string, or add -m to sweep over the values")
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown and "not in struct" in str(cause):
         name = unknown.group(1)

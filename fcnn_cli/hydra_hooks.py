@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 from fcnn_cli import runs
 from fcnn_cli.errors import UsageError, fail
@@ -28,6 +29,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit status of a sweep in which at least one job failed (bad input before any job: 2).
 SWEEP_FAILED_EXIT = 1
+
+_task_started = False
+
+
+def task_started() -> bool:
+    """Whether a task function began in this process (errors before that are the command
+    line's or the config's, see fcnn_cli.hydra_errors)."""
+    return _task_started
 
 
 def register_plugins() -> None:
@@ -79,17 +88,14 @@ def _override_value(text: str) -> str:
 class RunDirectories(Callback):
     """Hydra callback: every run and sweep gets a directory of its own, and a sweep a summary."""
 
+    # Hydra turns an exception in a callback into a warning and goes on, which here would mean a
+    # run in a directory nobody checked: every failure ends the command instead (_or_exit).
+
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
-            _claim_directory(config, "hydra.run.dir", config.hydra.output_subdir)
-        except UsageError as err:
-            fail(str(err))
+        _or_exit(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        try:
-            path = _claim_directory(config, "hydra.sweep.dir", marker=None)
-        except UsageError as err:
-            fail(str(err))
+        path = _or_exit(_claim_directory, config, "hydra.sweep.dir", None)
         # Each job composes its config again from the command line's Hydra overrides: the
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):
@@ -99,6 +105,18 @@ class RunDirectories(Callback):
         failed = summarize_sweep(Path(str(config.hydra.sweep.dir)))
         if failed:
             raise SystemExit(SWEEP_FAILED_EXIT)
+
+
+def _or_exit(func: Callable[..., Any], *args: Any) -> Any:
+    """func(*args), exiting with one line (status 2) when it raises."""
+    from fcnn_cli.hydra_errors import one_line
+
+    try:
+        return func(*args)
+    except UsageError as err:
+        fail(str(err))
+    except Exception as err:
+        fail(one_line(err) or f"{type(err).__name__}: {err}")
 
 
 def summarize_sweep(sweep_dir: Path) -> int:
@@ -133,6 +151,8 @@ def guarded_task(func: F) -> F:
 
     @wraps(func)
     def wrapper(cfg: Any) -> Any:
+        global _task_started
+        _task_started = True
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
@@ -140,7 +160,12 @@ def guarded_task(func: F) -> F:
         run_dir = Path(hydra_cfg.runtime.output_dir)
         in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
         try:
-            return func(cfg)
+            try:
+                OmegaConf.to_container(cfg, resolve=True)  # a bad ${...} fails here, with its key
+                return func(cfg)
+            except OmegaConfBaseException as err:  # reading a key of the config: its value is bad
+                message = " ".join(str(err).split("\n")[0].split())
+                raise UsageError(getattr(err, "full_key", None) or "config", message) from None
         except UsageError as err:
             if not in_sweep:
                 runs.discard(run_dir)  # a refused run leaves no directory behind
