@@ -34,6 +34,8 @@ def run_app(app: Callable[[], Any]) -> None:
         from fcnn_cli.hydra_hooks import task_started
 
         line = None if user_wants_full else one_line(err)
+        if line is None and not user_wants_full and "Config group override" in str(err):
+            line = _group_value(sys.argv[1:])
         if line is None and not user_wants_full and not task_started():
             # Before any task ran, whatever went wrong came from the command line or the config.
             line = f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}"
@@ -69,6 +71,27 @@ def one_line(err: BaseException) -> str | None:
 
     if isinstance(err, HydraException):
         return _collapse(str(err))
+    return None
+
+
+def _group_value(args: list[str]) -> str | None:
+    """Hydra's 'Config group override must be a string or a list' names no group: find it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from fcnn_cli.paths import conf_dir
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a])
+    except Exception:  # noqa: BLE001 - then Hydra's own words will do
+        return None
+    for override in overrides:
+        group = conf_dir() / override.key_or_group
+        value = override.value()
+        if group.is_dir() and not isinstance(value, str | list):
+            options = sorted(p.stem for p in group.glob("*.yaml"))
+            leave_out = f" (to leave it out: ~{override.key_or_group})" if value is None else ""
+            return (f"{override.key_or_group}: takes the name of an option, got {value!r}; "
+                    f"choose one of {', '.join(options)}{leave_out}")
     return None
 
 

@@ -9,6 +9,7 @@ joblib launcher's `launch` that carries on when a worker process is killed.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -205,9 +206,55 @@ def _killed(launcher: Any, idx: int, overrides: list[str], why: str) -> Any:
     """Record job `idx` as killed in its directory; its failed JobReturn for the sweeper."""
     from hydra.core.utils import JobReturn, JobStatus
 
-    reason = f"its worker process died ({why}): killed by a signal, or out of memory"
+    reason = f"its process died ({why}): killed by a signal, out of memory or out of time"
     runs.RunDir(_job_dir(launcher, idx, overrides)).record_failure("killed", reason)
     print(f"fcnn: sweep job {idx} failed: {reason}", file=sys.stderr, flush=True)
     ret = JobReturn(overrides=overrides, status=JobStatus.FAILED)
     ret.return_value = RuntimeError(reason)
     return ret
+
+
+# --- the submitit launchers that survive a dead job ---------------------------------------------
+
+def launch_submitit_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
+                              initial_job_idx: int) -> list[Any]:
+    """The submitit launcher's launch (hydra-submitit-launcher 1.2's BaseSubmititLauncher.launch,
+    MIT licence), except at the end: it waits for every job, and one whose process died (killed,
+    out of memory, out of time: no result) is recorded as failed in its directory instead of
+    ending the sweep with an exception while the other jobs still run."""
+    import submitit
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import filter_overrides
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    assert launcher.config is not None and len(job_overrides) > 0
+    params = launcher.params
+    init_params = {"folder": params["submitit_folder"]}
+    specific_init_keys = {"max_num_timeout"}
+    init_params.update(**{f"{launcher._EXECUTOR}_{k}": v for k, v in params.items()
+                          if k in specific_init_keys})
+    init_keys = specific_init_keys | {"submitit_folder"}
+    executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **init_params)
+    baseparams = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{k if k in baseparams else f"{launcher._EXECUTOR}_{k}": v
+                                  for k, v in params.items() if k not in init_keys})
+    log.info(f"Submitit '{launcher._EXECUTOR}' sweep output dir : {launcher.config.hydra.sweep.dir}")
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if "mode" in launcher.config.hydra.sweep:
+        os.chmod(sweep_dir, mode=int(str(launcher.config.hydra.sweep.mode), 8))
+    job_params = []
+    for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
+                           Singleton.get_state()))
+    jobs = executor.map_array(launcher, *zip(*job_params, strict=True))
+
+    results = []
+    for (overrides, _, idx, _, _), job in zip(job_params, jobs, strict=True):
+        try:
+            results.append(job.results()[0])
+        except Exception:  # noqa: BLE001 - UncompletedJobError, FailedJobError, ...
+            why = f"submitit job {job.job_id} ended without a result"
+            results.append(_killed(launcher, idx, overrides, why))
+    return results

@@ -1,5 +1,6 @@
 """Sweeps that survive a dead job, as real subprocesses: a job whose worker process is SIGKILLed,
-one that raises, and ones refused for bad data are each recorded as failed in their own
+one that raises, and ones refused for bad data (on joblib, on submitit's one process per job, and
+under Optuna) are each recorded as failed in their own
 directory, the other jobs run to the end, the sweep ends with a summary and exit status 1, and
 `fcnn report` shows the failed ones. A bad value in any job of a grid sweep stops it before the
 first job starts. Faults are injected by tests/fault_injection/sitecustomize.py."""
@@ -57,9 +58,9 @@ def sweeps(tmp_path_factory) -> dict[str, Sweep]:
                          "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
                          "hydra/launcher=local", "hydra.launcher.n_jobs=2", "dataset=digits",
                          "backend=numpy", "max_epochs=2", "progress=false", "plot=false"),
-        # submitit's local executor (the SLURM launcher's twin): job 0 raises, job 1 refused.
-        "submitit": _sweep(tmp, "submitit", "0:raise", "hydra/launcher=submitit_local",
-                           "dataset=digits,mnist", f"dataset.path={corrupt}", *JOB),
+        # submitit's local executor (the SLURM launcher's twin), one process per job: the same
+        # six jobs as with joblib.
+        "submitit": _sweep(tmp, "submitit", "1:kill,2:raise", "hydra/launcher=slurm_local", *grid),
     }
 
 
@@ -83,7 +84,7 @@ def test_joblib_sweep_survives_a_killed_worker_and_a_crash(sweeps):
     assert all(sweep.job(n).read_config()["lr"] in (0.1, 0.2, 0.3) for n in range(6))
     summary = [line for line in sweep.stdout.splitlines() if line.startswith("sweep:")]
     assert summary == [f"sweep: 6 jobs, 1 completed, 5 failed; runs in {sweep.dir}"]
-    assert "failed 1: its worker process died (exit SIGKILL(-9))" in sweep.stderr
+    assert "failed 1: its process died (exit SIGKILL(-9))" in sweep.stderr
     assert "failed 2: RuntimeError: injected failure" in sweep.stderr
 
 
@@ -100,12 +101,15 @@ def test_optuna_search_goes_on_past_failed_trials(sweeps):
     assert "sweep: 4 jobs, 2 completed, 2 failed" in sweep.stdout
 
 
-def test_submitit_sweep_records_a_crash_and_a_refusal(sweeps):
+def test_submitit_sweep_survives_a_killed_job_and_a_crash(sweeps):
     sweep = sweeps["submitit"]
     assert sweep.returncode == 1, sweep.stderr
-    assert sweep.job(0).read_metrics()["error"] == "RuntimeError: injected failure"
-    assert sweep.job(1).read_metrics()["failure"] == "refused"
-    assert "sweep: 2 jobs, 0 completed, 2 failed" in sweep.stdout
+    assert [sweep.job(n).status() for n in range(6)] == ["completed", *["failed"] * 5]
+    killed = sweep.job(1).read_metrics()
+    assert killed["failure"] == "killed" and "ended without a result" in killed["error"]
+    assert sweep.job(2).read_metrics()["error"] == "RuntimeError: injected failure"
+    assert all(sweep.job(n).read_metrics()["failure"] == "refused" for n in (3, 4, 5))
+    assert "sweep: 6 jobs, 1 completed, 5 failed" in sweep.stdout
 
 
 def test_report_shows_the_failed_jobs_and_why(sweeps, tmp_path):
@@ -117,7 +121,7 @@ def test_report_shows_the_failed_jobs_and_why(sweeps, tmp_path):
     assert [rows[str(n)]["status"] for n in range(6)] == ["completed", *["failed"] * 5]
     assert "SIGKILL" in rows["1"]["error"] and rows["2"]["error"] == "RuntimeError: injected failure"
     assert rows["1"]["lr"] == "0.2"  # the settings of a killed job, from its Hydra config
-    assert "5 failed:" in proc.stdout and "1: its worker process died" in proc.stdout
+    assert "5 failed:" in proc.stdout and "1: its process died" in proc.stdout
     assert "Failed runs:" in (tmp_path / "report.md").read_text()
 
 

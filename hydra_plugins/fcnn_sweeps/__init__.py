@@ -50,3 +50,34 @@ if JoblibLauncher is not None:
             return launch_surviving(self, job_overrides, initial_job_idx)
 
     PLUGINS.append(SurvivingJoblibLauncher)
+
+try:  # the submitit launchers come with fcnn's `sweep` extra
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
+        LocalLauncher,
+        SlurmLauncher,
+    )
+except ImportError:  # pragma: no cover
+    LocalLauncher = SlurmLauncher = None  # type: ignore[assignment,misc]
+
+if LocalLauncher is not None and SlurmLauncher is not None:
+
+    class SurvivingLocalLauncher(LocalLauncher):
+        """submitit's local launcher, carrying on when a job's process dies."""
+
+        def launch(self, job_overrides: Sequence[Sequence[str]],
+                   initial_job_idx: int) -> Sequence[JobReturn]:
+            from fcnn_cli.sweeps import launch_submitit_surviving
+
+            return launch_submitit_surviving(self, job_overrides, initial_job_idx)
+
+    class SurvivingSlurmLauncher(SlurmLauncher):
+        """submitit's SLURM launcher, carrying on when a job dies (killed, out of memory, out of
+        time): it is recorded as failed in its directory and the sweep goes on."""
+
+        def launch(self, job_overrides: Sequence[Sequence[str]],
+                   initial_job_idx: int) -> Sequence[JobReturn]:
+            from fcnn_cli.sweeps import launch_submitit_surviving
+
+            return launch_submitit_surviving(self, job_overrides, initial_job_idx)
+
+    PLUGINS += [SurvivingLocalLauncher, SurvivingSlurmLauncher]
