@@ -7,17 +7,17 @@ behind. Most draws are refused at validation, which is fast; the rest are real r
 with one epoch of a tiny net.
 
 To cover a new key, add one entry to KEYS (its kind gives it the bad values every key of that
-kind gets; `valid` draws good values). Profiles: the default runs in `make test`;
-`HYPOTHESIS_PROFILE=slow` (marked slow, see test_many) draws many more. With FCNN_PROPERTY_LOG=FILE
-the outcome of every example is appended to FILE (class, key, outcome) for a tally.
+kind gets; `valid` draws good values). `make test` runs the reported cases and a small sample;
+FCNN_PROPERTY_EXAMPLES=N runs `test_many` with N more (`make test-bad-input`), and prints how each
+class of value fared.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,16 +200,28 @@ def check(cases: list[tuple[str, str, object]], data_dir: Path) -> str:
             assert any(name in lines[0] for name in names), context
             assert not (cwd / "outputs").exists(), context  # no run directory left behind
             outcome = "refused"
-    if log := os.environ.get("FCNN_PROPERTY_LOG"):
-        with open(log, "a") as f:
-            for key, cls, _ in cases:
-                f.write(json.dumps({"key": key, "class": cls, "outcome": outcome}) + "\n")
+    for key, cls, _ in cases:
+        TALLY[(cls, outcome)] += 1
+        TALLY[(f"key {key}", outcome)] += 1
     return outcome
+
+
+TALLY: Counter[tuple[str, str]] = Counter()
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fcnn-data")  # the digits cache, built once for all examples
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tally():
+    """At the end, how each class of value (and each key) fared: shown with `pytest -s`."""
+    yield
+    rows = sorted({cls for cls, _ in TALLY})
+    print(f"\n{'class of value':24} completed  refused")
+    for cls in rows:
+        print(f"{cls:24} {TALLY[(cls, 'completed')]:9}  {TALLY[(cls, 'refused')]:7}")
 
 
 COMMON = {"deadline": None, "database": None,
@@ -232,10 +244,12 @@ def test_bad_input_is_one_line_or_a_run(cases, data_dir):
     check(cases, data_dir)
 
 
+MANY = int(os.environ.get("FCNN_PROPERTY_EXAMPLES", "0"))
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("HYPOTHESIS_PROFILE") != "slow",
-                    reason="the big profile: HYPOTHESIS_PROFILE=slow")
-@settings(max_examples=200, **COMMON)
+@pytest.mark.skipif(MANY <= 0, reason="the big sample: FCNN_PROPERTY_EXAMPLES=200 (make test-bad-input)")
+@settings(max_examples=max(MANY, 1), **COMMON)
 @given(cases=draws())
 def test_many(cases, data_dir):
     check(cases, data_dir)

@@ -134,3 +134,17 @@ def test_a_bad_value_in_any_job_stops_the_sweep_before_it_starts(tmp_path):
     assert lines[0] == ("fcnn: error: lr: must be a finite number > 0, got -1.0 "
                         "(sweep job 4 of 6: lr=-1 seed=1); no job was started")
     assert not (tmp_path / "outputs").exists()  # no sweep directory, no run
+
+
+def test_in_process_sweep_goes_on_past_a_refused_job(tmp_path):
+    """Hydra's basic launcher runs the jobs in this process: a job refused for its data (found
+    only when it loads) fails alone, the next job runs, and the exit status says a job failed."""
+    proc = run_fcnn("train", "-m", *JOB, "dataset=mnist,digits", f"dataset.path={tmp_path / 'none'}",
+                    f"hydra.sweep.dir={tmp_path / 's'}", env={"FCNN_DATA_DIR": str(tmp_path / "d")})
+    assert proc.returncode == 1, proc.stderr
+    refused, completed = runs.RunDir(tmp_path / "s" / "0"), runs.RunDir(tmp_path / "s" / "1")
+    assert refused.read_metrics()["failure"] == "refused"
+    assert "dataset.path: no MNIST IDX files" in refused.read_metrics()["error"]
+    assert completed.status() == "completed"
+    assert "Traceback" not in proc.stderr
+    assert f"sweep: 2 jobs, 1 completed, 1 failed; runs in {tmp_path / 's'}" in proc.stdout
