@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +113,12 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
     def together(indices: list[int]) -> str | None:
         """Run `indices` in joblib's pool; None when all returned, else why the pool broke."""
         from joblib import Parallel, delayed
-        from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         parallel = Parallel(**{**joblib_cfg, "return_as": "generator_unordered"})
         try:
             for idx, ret in parallel(delayed(_execute_job)(idx, jobs[idx], *args) for idx in indices):
                 results[idx] = ret
-        except TerminatedWorkerError as err:
+        except BrokenExecutor as err:  # loky's TerminatedWorkerError, or a pool found broken
             return _exit_codes(str(err))
         return None
 
@@ -126,12 +126,11 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
         """Run job `idx` by itself in a worker process (joblib would run a single job in this
         process, where a fatal signal would end the whole sweep); record it if it dies."""
         from joblib.externals.loky import get_reusable_executor
-        from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         try:
             results[idx] = get_reusable_executor(max_workers=1).submit(
                 _execute_job, idx, jobs[idx], *args).result()[1]
-        except TerminatedWorkerError as err:
+        except BrokenExecutor as err:
             results[idx] = _killed(launcher, idx, jobs[idx], _exit_codes(str(err)))
 
     from joblib import effective_n_jobs
