@@ -123,13 +123,14 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
         return None
 
     def alone(idx: int) -> None:
-        """Run job `idx` by itself in a worker process (joblib would run a single job in this
-        process, where a fatal signal would end the whole sweep); record it if it dies."""
-        from joblib.externals.loky import get_reusable_executor
+        """Run job `idx` by itself in a worker process of its own (joblib would run a single job
+        in this process, where a fatal signal would end the whole sweep); record it if it dies.
+        A pool of its own, not loky's shared one, which joblib's next Parallel reuses."""
+        from joblib.externals.loky.process_executor import ProcessPoolExecutor
 
         try:
-            results[idx] = get_reusable_executor(max_workers=1).submit(
-                _execute_job, idx, jobs[idx], *args).result()[1]
+            with ProcessPoolExecutor(max_workers=1) as pool:
+                results[idx] = pool.submit(_execute_job, idx, jobs[idx], *args).result()[1]
         except BrokenExecutor as err:
             results[idx] = _killed(launcher, idx, jobs[idx], _exit_codes(str(err)))
 
