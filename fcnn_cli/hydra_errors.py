@@ -34,11 +34,12 @@ def run_app(app: Callable[[], Any]) -> None:
         from fcnn_cli.hydra_hooks import task_started
 
         line = None if user_wants_full else one_line(err)
-        if line is None and not user_wants_full and "Config group override" in str(err):
-            line = _group_value(sys.argv[1:])
         if line is None and not user_wants_full and not task_started():
-            # Before any task ran, whatever went wrong came from the command line or the config.
-            line = f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}"
+            # Before any task ran, whatever went wrong came from the command line or the config:
+            # most often a group given something else than option names, which Hydra's message
+            # (if any) does not name.
+            line = _group_value(sys.argv[1:]) or (
+                f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}")
         if line is not None:
             fail(line)
         if user_wants_full:
@@ -75,7 +76,9 @@ def one_line(err: BaseException) -> str | None:
 
 
 def _group_value(args: list[str]) -> str | None:
-    """Hydra's 'Config group override must be a string or a list' names no group: find it."""
+    """The group given something else than an option name (or a list of them), if any: Hydra's
+    errors for it ('Config group override must be a string or a list', a TypeError for a list
+    of numbers) name no group."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from fcnn_cli.paths import conf_dir
@@ -87,7 +90,8 @@ def _group_value(args: list[str]) -> str | None:
     for override in overrides:
         group = conf_dir() / override.key_or_group
         value = override.value()
-        if group.is_dir() and not isinstance(value, str | list):
+        names = value if isinstance(value, list) else [value]
+        if group.is_dir() and not all(isinstance(name, str) for name in names):
             options = sorted(p.stem for p in group.glob("*.yaml"))
             leave_out = f" (to leave it out: ~{override.key_or_group})" if value is None else ""
             return (f"{override.key_or_group}: takes the name of an option, got {value!r}; "
