@@ -32,6 +32,10 @@ run: $(STAMP) ## fetch MNIST if absent and train the default model (~98% in unde
 test: $(STAMP) ## run the test suite (includes a few real-MNIST tests)
 	$(BIN)/python -m pytest -q
 
+.PHONY: test-bad-input
+test-bad-input: $(STAMP) ## the property test of bad input with 200 drawn command lines (~10 min), with a tally
+	FCNN_PROPERTY_EXAMPLES=200 $(BIN)/python -m pytest -q -s tests/test_bad_input_property.py
+
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check fcnn_cli tests
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli.errors import UsageError, exits_on_usage_error
+from fcnn_cli.errors import UsageError
+from fcnn_cli.hydra_hooks import guarded_task
 
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
@@ -263,7 +264,7 @@ def print_table(report: dict[str, Any]) -> None:
     console.print(table)
 
 
-@exits_on_usage_error
+@guarded_task
 def hydra_task(cfg: Any) -> None:
     """The Hydra task behind `fcnn bench`."""
     from hydra.core.hydra_config import HydraConfig

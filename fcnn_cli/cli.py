@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
 
 from fcnn_cli import __version__
 from fcnn_cli.errors import fail
@@ -49,15 +48,6 @@ PLAIN_COMMANDS = {
 }
 
 
-def _refuse_finished_run_dir(args: list[str]) -> None:
-    """Never let a new run overwrite a finished one in an explicit hydra.run.dir."""
-    for arg in args:
-        if arg.startswith("hydra.run.dir="):
-            run_dir = Path(arg.split("=", 1)[1])
-            if (run_dir / "metrics.json").exists():
-                fail(f"hydra.run.dir: {run_dir} already holds a finished run; choose a new directory")
-
-
 def run_hydra_app(command: str, args: list[str]) -> None:
     from fcnn_cli.completion import handle_hydra_flag
 
@@ -66,17 +56,19 @@ def run_hydra_app(command: str, args: list[str]) -> None:
     import hydra
 
     from fcnn_cli import quiet
+    from fcnn_cli.hydra_errors import run_app
+    from fcnn_cli.hydra_hooks import register_plugins
     from fcnn_cli.paths import conf_dir
 
     quiet.setup()
 
     module_name, attribute, config_name = HYDRA_APPS[command]
-    if not any(a in ("-m", "--multirun") for a in args):
-        _refuse_finished_run_dir(args)
     task = getattr(importlib.import_module(module_name), attribute)
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
     sys.argv = [f"fcnn {command}", *args]
-    app()
+    register_plugins()
+    # Run and sweep directories are claimed, never reused, by fcnn_cli.hydra_hooks.RunDirectories.
+    run_app(app)
 
 
 def main(argv: list[str] | None = None) -> None:

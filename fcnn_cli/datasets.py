@@ -1,27 +1,50 @@
 """Datasets: MNIST and Fashion-MNIST from IDX files (read with python-mnist), sklearn's digits.
 
-Parsed arrays are cached as uint8 in an .npz keyed on the IDX files' sizes and mtimes, so only
-the first load pays for python-mnist's pure-Python parsing.
+IDX files are checked against their headers before they are parsed (magic numbers, lengths,
+counts, image sizes, label range), so damaged data is one line naming the file, never a crash
+mid-training. Parsed arrays are cached as uint8 (`fcnn_cli.array_cache`: the cache records what
+it was built from and a checksum, and a damaged or stale one is rebuilt), so only the first load
+pays for python-mnist's pure-Python parsing.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
+import math
 import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fcnn_cli import paths
+from fcnn_cli import array_cache, paths
 from fcnn_cli.errors import UsageError
 from fcnn_cli.mnist_fetch import IDX_FILES, IMAGES_MAGIC, LABELS_MAGIC
 
 DATASETS = ("mnist", "digits", "fashion")
 FASHION_HINT = "apt-get install dataset-fashion-mnist"
+# MNIST and Fashion-MNIST label ten classes, 0..9.
+IDX_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A dataset's size as shipped, known before it is loaded (for checks that come first)."""
+
+    n_train: int
+    n_test: int
+    n_features: int
+    n_classes: int
+
+
+SHAPES = {
+    "mnist": Shape(60_000, 10_000, 784, 10),
+    "fashion": Shape(60_000, 10_000, 784, 10),
+    "digits": Shape(1_437, 360, 64, 10),
+}
 
 
 @dataclass
@@ -95,7 +118,7 @@ def check_idx(path: Path) -> tuple[int, ...]:
                 actual = sum(len(chunk) for chunk in iter(lambda: f.read(1 << 20), b""))
             else:
                 actual = path.stat().st_size - len(header)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
         raise UsageError("dataset.path", f"cannot read IDX file {path}: {err}") from None
     if actual != expected:
         raise UsageError(
@@ -114,13 +137,48 @@ def find_idx_files(directory: Path) -> list[Path] | None:
     return None
 
 
+def check_idx_files(files: list[Path]) -> dict[str, tuple[int, ...]]:
+    """Check the four IDX files (train images, train labels, test images, test labels) against
+    their headers and each other before any parsing; return their shapes by file name."""
+    shapes = {f.name: check_idx(f) for f in files}
+    train_images, train_labels, test_images, test_labels = files
+    for images, labels in ((train_images, train_labels), (test_images, test_labels)):
+        n_images, n_labels = shapes[images.name][0], shapes[labels.name][0]
+        if n_images == 0:
+            raise UsageError("dataset.path", f"IDX file {images} holds no images")
+        if n_images != n_labels:
+            raise UsageError("dataset.path", f"IDX files {images} and {labels} disagree: "
+                                             f"{n_images} images but {n_labels} labels")
+    if shapes[train_images.name][1:] != shapes[test_images.name][1:]:
+        train_size = "x".join(map(str, shapes[train_images.name][1:]))
+        test_size = "x".join(map(str, shapes[test_images.name][1:]))
+        raise UsageError("dataset.path", f"IDX file {test_images} holds {test_size} images, but "
+                                         f"the training images are {train_size}")
+    return shapes
+
+
+def check_labels(labels: np.ndarray, path: Path) -> None:
+    """Labels of an MNIST-format file must name one of its ten classes."""
+    bad = np.flatnonzero(labels >= IDX_CLASSES)
+    if bad.size:
+        raise UsageError("dataset.path", f"IDX file {path} holds label {int(labels[bad[0]])} at "
+                                         f"position {int(bad[0])} ({bad.size} such labels); "
+                                         f"labels must be 0..{IDX_CLASSES - 1}")
+
+
 def cache_file(files: list[Path]) -> Path:
-    """Where the parsed arrays of these IDX files are cached (keyed on their paths, sizes, mtimes)."""
-    key = hashlib.sha256()
+    """Where the parsed arrays of these IDX files are cached (keyed on their paths; what they
+    were built from is recorded inside, see `fcnn_cli.array_cache`)."""
+    key = hashlib.sha256(";".join(str(f.resolve()) for f in files).encode())
+    return paths.data_home() / "cache" / f"idx-v{array_cache.VERSION}-{key.hexdigest()[:20]}.npz"
+
+
+def _idx_sources(files: list[Path]) -> list[dict[str, object]]:
+    sources = []
     for f in files:
         st = f.stat()
-        key.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return paths.data_home() / "cache" / f"idx-{key.hexdigest()[:20]}.npz"
+        sources.append({"file": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    return sources
 
 
 def read_idx_dir(directory: Path) -> dict[str, np.ndarray]:
@@ -129,39 +187,33 @@ def read_idx_dir(directory: Path) -> dict[str, np.ndarray]:
     if files is None:
         raise FileNotFoundError(directory)
     cache = cache_file(files)
-    if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError):
-            cache.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
-    for f in files:
-        check_idx(f)
+    sources = _idx_sources(files)
+    cached = array_cache.load(cache, sources, rebuilt_from=f"the IDX files in {directory}")
+    if cached is not None:
+        return cached
+    shapes = check_idx_files(files)
     from mnist import MNIST  # python-mnist
 
     reader = MNIST(str(directory), return_type="numpy", gz=files[0].suffix == ".gz")
     try:
         x_train, y_train = reader.load_training()
         x_test, y_test = reader.load_testing()
-    except ValueError as err:
+    except (ValueError, OSError, EOFError, zlib.error) as err:
         raise UsageError("dataset.path", f"cannot parse the IDX files in {directory}: {err}") from None
     arrays = {
         "x_train": np.asarray(x_train, dtype=np.uint8), "y_train": np.asarray(y_train, dtype=np.uint8),
         "x_test": np.asarray(x_test, dtype=np.uint8), "y_test": np.asarray(y_test, dtype=np.uint8),
     }
-    for split in ("train", "test"):
-        if arrays[f"x_{split}"].shape[0] != arrays[f"y_{split}"].shape[0]:
-            raise UsageError("dataset.path", f"{directory}: {split} images and labels differ in count")
-    _save_atomic(cache, arrays)
+    for name, f in zip(("x_train", "y_train", "x_test", "y_test"), files, strict=True):
+        header = shapes[f.name]
+        expected = (header[0], math.prod(header[1:])) if len(header) > 1 else header
+        if arrays[name].shape != expected:  # python-mnist read other than the header says
+            raise UsageError("dataset.path", f"IDX file {f} parsed to shape {arrays[name].shape}, "
+                                             f"its header says {expected}")
+    check_labels(arrays["y_train"], files[1])
+    check_labels(arrays["y_test"], files[3])
+    array_cache.save(cache, arrays, sources)
     return arrays
-
-
-def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz so that a concurrent reader (parallel sweep jobs) sees all of it or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
 
 
 # --- the three datasets -------------------------------------------------------------------------
@@ -195,10 +247,14 @@ def _fashion_arrays(path: str | None) -> dict[str, np.ndarray]:
 def _digits_arrays() -> dict[str, np.ndarray]:
     # Kept as uint8 in the data cache: importing scikit-learn costs more (~2 s) than the
     # training runs digits is used for.
-    cache = paths.data_home() / "cache" / "digits-split-v1.npz"
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+    from importlib.metadata import version
+
+    cache = paths.data_home() / "cache" / f"digits-split-v{array_cache.VERSION}.npz"
+    sources = {"scikit-learn": version("scikit-learn"), "split": "stratified 80/20",
+               "random_state": 0}
+    cached = array_cache.load(cache, sources, rebuilt_from="scikit-learn's bundled digits")
+    if cached is not None:
+        return cached
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -209,7 +265,7 @@ def _digits_arrays() -> dict[str, np.ndarray]:
         stratify=digits.target, random_state=0,
     )
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    _save_atomic(cache, arrays)
+    array_cache.save(cache, arrays, sources)
     return arrays
 
 
@@ -230,6 +286,22 @@ def select_classes(raw: dict[str, np.ndarray], classes: Sequence[int], name: str
         keep = new_labels >= 0
         out[f"x_{split}"], out[f"y_{split}"] = raw[f"x_{split}"][keep], new_labels[keep]
     return out
+def check_val_fraction(labels: np.ndarray, fraction: float) -> None:
+    """A stratified hold-out of `fraction` must leave every class samples on both sides."""
+    counts = np.bincount(labels)
+    present = counts[counts > 0]
+    n, k = labels.shape[0], present.size
+    if present.min() < 2:
+        raise UsageError("val_fraction", f"class {int(np.flatnonzero(counts == 1)[0])} has a "
+                                         "single training sample, which cannot be split; use 0")
+    held_out = math.ceil(fraction * n)
+    if held_out < k or n - held_out < k:
+        raise UsageError(
+            "val_fraction",
+            f"{fraction} holds out {held_out} of {n} training samples and keeps {n - held_out}; "
+            f"each side needs every one of the {k} classes: choose a value from "
+            f"{k / n:.4g} to {(n - k) / n:.4g}, or 0 for no validation set",
+        )
 
 
 def load(name: str, path: str | None = None, dtype: str = "float32", val_fraction: float = 0.0,
@@ -265,9 +337,15 @@ def load(name: str, path: str | None = None, dtype: str = "float32", val_fractio
     if val_fraction > 0:
         from sklearn.model_selection import train_test_split
 
+        check_val_fraction(y_train, val_fraction)
         idx_train, idx_val = train_test_split(
             np.arange(data.n_train), test_size=val_fraction, stratify=y_train, random_state=seed
         )
+        for part, idx in (("validation", idx_val), ("training", idx_train)):
+            missing = np.setdiff1d(np.unique(y_train), y_train[idx])
+            if missing.size:  # a very uneven dataset: stratification could not cover them all
+                raise UsageError("val_fraction", f"{val_fraction} leaves class {int(missing[0])} "
+                                                 f"without {part} samples; choose another value")
         idx_train.sort()
         idx_val.sort()
         data.x_val, data.y_val = x_train[idx_val], y_train[idx_val]

@@ -18,6 +18,11 @@ class UsageError(Exception):
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")
         self.key = key
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Pickled between a sweep's worker processes and the sweep: rebuilt from both parts.
+        return (type(self), (self.key, self.message))
 
 
 def fail(message: str) -> None:

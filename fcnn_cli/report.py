@@ -1,8 +1,9 @@
 """`fcnn report`: one table over many runs (single runs and sweeps), with files to keep.
 
 A run directory is any directory holding `.hydra/config.yaml` (or a `metrics.json`); its
-`metrics.json`, written last by `fcnn train`, marks it finished. A run without one is shown as
-unfinished (still running, interrupted or crashed), one whose metrics cannot be read as failed:
+`metrics.json`, written last by `fcnn train`, marks it ended (see `fcnn_cli.runs`). A run without
+one is shown as unfinished (still running, interrupted or crashed); one whose metrics cannot be
+read, or that a sweep recorded as failed (refused, raised, killed), as failed, with its reason:
 the report never stops at a bad run. A sweep root holding Optuna's `optimization_results.yaml`
 also gets the study's best parameters and value, and the run that produced them.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import re
@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fcnn_cli import atomic
 from fcnn_cli.errors import fail
+from fcnn_cli.runs import FAILED, RunDir, find_runs, natural_key
 
 # (key, table header). The key names a --sort column and a report.csv column.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -68,7 +70,7 @@ class Run:
 
     @property
     def curves_file(self) -> Path:
-        return self.path / "curves.csv"
+        return RunDir(self.path).curves
 
 
 @dataclass
@@ -84,21 +86,7 @@ class Study:
 
 # --- finding and reading runs -------------------------------------------------------------------
 
-def _natural_key(path: Path) -> list[Any]:
-    """Sort sweep subdirectories 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
-
-
-def find_runs(directory: Path) -> list[Path]:
-    """Every run directory at or below `directory`."""
-    found = []
-    for root, dirs, files in os.walk(directory):
-        here = Path(root)
-        if (here / ".hydra" / "config.yaml").is_file() or "metrics.json" in files:
-            found.append(here)
-        # Hydra's and submitit's bookkeeping never holds runs.
-        dirs[:] = [d for d in dirs if d not in (".hydra", ".submitit")]
-    return sorted(found, key=_natural_key)
+_natural_key = natural_key
 
 
 def find_studies(directory: Path) -> list[Path]:
@@ -130,30 +118,12 @@ def _number(value: Any) -> float | None:
 def read_run(path: Path) -> Run:
     """The report row of one run directory; never raises for a broken run."""
     run = Run(path)
-    # A missing or damaged file (any YAML error) leaves blanks in the row, never a crash.
-    try:
-        config = _load_yaml(path / ".hydra" / "config.yaml")
-    except Exception:  # noqa: BLE001
-        config = None
-    try:
-        overrides = _load_yaml(path / ".hydra" / "overrides.yaml")
-    except Exception:  # noqa: BLE001
-        overrides = None
-    run.overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
-
-    metrics: Any = None
-    metrics_file = path / "metrics.json"
-    if metrics_file.is_file():
-        try:
-            metrics = json.loads(metrics_file.read_text())
-            if not isinstance(metrics, dict):
-                metrics = None
-        except (OSError, ValueError):
-            metrics = None
-        status = str(metrics.get("status", "failed")) if metrics is not None else "failed"
-    else:
-        status = "unfinished"
-    source = metrics or {}
+    run_dir = RunDir(path)
+    # A missing or damaged file leaves blanks in the row, never a crash.
+    config = run_dir.read_config()
+    run.overrides = run_dir.read_overrides()
+    status = run_dir.status()
+    source = run_dir.read_metrics() or {}
     struct = source.get("struct", config.get("struct") if isinstance(config, dict) else None)
     epochs = source.get("epochs_completed")
     fit_seconds = _number(source.get("fit_seconds"))
@@ -178,6 +148,7 @@ def read_run(path: Path) -> Run:
         "seconds_per_epoch": fit_seconds / epochs if fit_seconds is not None
         and isinstance(epochs, int) and epochs > 0 else None,
         "status": status,
+        "error": run_dir.failure() if status == FAILED else None,
     }
     return run
 
@@ -282,8 +253,8 @@ def _csv_value(value: Any) -> Any:
 
 def write_csv(path: Path, runs: list[Run]) -> None:
     """report.csv: the table's columns (raw values, accuracies as fractions) plus max_epochs."""
-    keys = [*COLUMN_KEYS, "max_epochs", "best", "path"]
-    with open(path, "w", newline="") as f:
+    keys = [*COLUMN_KEYS, "max_epochs", "best", "error", "path"]
+    with atomic.atomic_open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(keys)
         for run in runs:
@@ -319,6 +290,10 @@ def shown_columns(runs: list[Run]) -> list[str]:
         return any(run.row.get(key) is not None for run in runs)
 
     return [key for key in COLUMN_KEYS if key not in OPTIONAL or says_something(key)]
+def failure_lines(runs: list[Run]) -> list[str]:
+    """One line per failed run: its name and why it failed."""
+    return [f"{run.name}: {run.row['error']}" for run in runs
+            if run.row.get("status") == FAILED and run.row.get("error")]
 
 
 def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str) -> None:
@@ -332,9 +307,12 @@ def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str
                      + " |")
     if any(run.best for run in runs):
         lines += ["", "`*` marks the best trial of an Optuna study."]
+    failures = failure_lines(runs)
+    if failures:
+        lines += ["", "Failed runs:", "", *(f"- {line}" for line in failures)]
     for study in studies:
         lines += ["", *(f"- {line}" for line in study_lines(study))]
-    path.write_text("\n".join(lines) + "\n")
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def _curve_rows(run: Run) -> list[dict[str, float]]:
@@ -426,7 +404,8 @@ def plot(path: Path, runs: list[Run]) -> int:
     fig, drawn = figure(runs)
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return drawn
 
@@ -463,6 +442,11 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
     console.print(table)
     if any(run.best for run in runs):
         console.print("* the best trial of an Optuna study", style="dim")
+    failures = failure_lines(runs)
+    if failures:
+        console.print(f"{len(failures)} failed:", style="red")
+        for line in failures:
+            console.print(f"  {line}", markup=False, highlight=False)
     for study in studies:
         for line in study_lines(study):
             console.print(line, markup=False, highlight=False)

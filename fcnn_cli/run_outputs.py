@@ -1,10 +1,10 @@
-"""What a run leaves in its directory: metrics.json, curves.csv, curves.png and model.npz (and an
-autoencoder's reconstructions.png, a probe's probe_curves.csv)."""
+"""The formats of what a run leaves in its directory (metrics, curves, plot, model, an
+autoencoder's reconstructions, a probe's curves); the file names and the directory itself belong
+to `fcnn_cli.runs`. Every file is written atomically."""
 
 from __future__ import annotations
 
 import csv
-import json
 import platform
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-CURVE_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "test_acc", "seconds")
+from fcnn_cli import atomic, runs
+
 # A classifier's curves between lr and seconds; a task passes its own (fcnn_cli.tasks).
 DEFAULT_CURVES = ("train_loss", "train_acc", "test_acc", "val_acc")
-RECONSTRUCTIONS = "reconstructions.png"
-PROBE_CURVES = "probe_curves.csv"
 
 
 def versions() -> dict[str, str]:
@@ -33,17 +32,7 @@ def versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    tmp.replace(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | np.ndarray):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    runs.write_json(path, data)
 
 
 def curve_columns(rows: Sequence[dict[str, Any]], curves: Sequence[str] = DEFAULT_CURVES) -> list[str]:
@@ -56,7 +45,7 @@ def write_curves(path: Path, rows: Sequence[dict[str, Any]],
                  curves: Sequence[str] = DEFAULT_CURVES) -> None:
     """curves.csv: one row per epoch; a val_* column appears when there is a validation set."""
     columns = curve_columns(rows, curves)
-    with open(path, "w", newline="") as f:
+    with atomic.atomic_open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
@@ -79,9 +68,7 @@ def _figure():
 def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str,
                 curves: Sequence[str] = DEFAULT_CURVES, loss_label: str = "cross-entropy") -> None:
     """curves.png: the lab's figure (see `curves_figure`)."""
-    fig = curves_figure(rows, title, curves, loss_label)
-    fig.savefig(path, dpi=110)
-    _figure().close(fig)
+    save_figure(curves_figure(rows, title, curves, loss_label), path)
 
 
 def curves_figure(rows: Sequence[dict[str, Any]], title: str,
@@ -129,6 +116,13 @@ def curves_figure(rows: Sequence[dict[str, Any]], title: str,
     return fig
 
 
+def save_figure(fig: Any, path: Path) -> None:
+    """Write `fig` as a PNG atomically and release it."""
+    with atomic.atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    _figure().close(fig)
+
+
 def plot_reconstructions(path: Path, images: np.ndarray, reconstructions: np.ndarray) -> bool:
     """Test images (top row) above their reconstructions (bottom row); False, and no file, when
     the inputs are not square images."""
@@ -147,8 +141,7 @@ def plot_reconstructions(path: Path, images: np.ndarray, reconstructions: np.nda
     axes[0][0].set_ylabel("test", fontsize=9)
     axes[1][0].set_ylabel("decoded", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
@@ -162,7 +155,8 @@ def save_model(path: Path, params: Sequence[tuple[np.ndarray, np.ndarray]], acti
     arrays["activation"] = np.array(activation)
     arrays["n_classes"] = np.array(classes)
     arrays["task"] = np.array(task)
-    np.savez(path, **arrays)
+    with atomic.atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_model(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:

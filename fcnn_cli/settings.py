@@ -19,6 +19,10 @@ GPU_BACKENDS = ("jax", "jax-grad")
 TASKS = ("classify", "logreg", "autoencoder")
 # What a run returns to a sweeper (see train.objective).
 OBJECTIVES = ("auto", "val_acc", "val_loss", "probe_val_acc")
+# scikit-learn's random_state (and numpy's legacy RandomState) take seeds below 2**32.
+MAX_SEED = 2**32 - 1
+# Far beyond any real run, and within what every backend's integer arithmetic takes.
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -73,17 +77,28 @@ class Settings:
     objective: str = "auto"
 
 
-def _number(cfg: Any, key: str, default: Any = None) -> Any:
+def _number(cfg: Any, key: str, default: Any = None, prefix: str = "") -> Any:
+    """cfg[key] as a finite number; errors name the setting as prefix + key."""
     value = cfg.get(key, default) if hasattr(cfg, "get") else default
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UsageError(key, f"must be a number, got {value!r}")
+        raise UsageError(prefix + key, f"must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise UsageError(prefix + key, f"must be a finite number, got {value!r}")
     return value
 
 
-def _integer(cfg: Any, key: str, minimum: int, default: Any = None) -> int:
+def _integer(cfg: Any, key: str, minimum: int, default: Any = None, maximum: int = MAX_COUNT) -> int:
     value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise UsageError(key, f"must be an integer >= {minimum}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise UsageError(key, f"must be an integer from {minimum} to {maximum}, got {value!r}")
+    return value
+
+
+def _boolean(cfg: Any, key: str, default: bool, prefix: str = "") -> bool:
+    """Only true or false: `plot=no` or `progress=1` would otherwise read as true."""
+    value = cfg.get(key, default) if hasattr(cfg, "get") else default
+    if not isinstance(value, bool):
+        raise UsageError(prefix + key, f"must be true or false, got {value!r}")
     return value
 
 
@@ -161,12 +176,12 @@ def _optimizer(cfg: Any) -> OptimizerSettings:
     name = _choice(opt.get("name", "sgd"), "optimizer", ("sgd", "adam"))
     settings = OptimizerSettings(
         name=name,
-        momentum=float(_number(opt, "momentum", 0.0)),
-        nesterov=bool(opt.get("nesterov", False)),
-        alpha=float(_number(opt, "alpha", 0.0)),
-        beta1=float(_number(opt, "beta1", 0.9)),
-        beta2=float(_number(opt, "beta2", 0.999)),
-        epsilon=float(_number(opt, "epsilon", 1e-8)),
+        momentum=float(_number(opt, "momentum", 0.0, "optimizer.")),
+        nesterov=_boolean(opt, "nesterov", False, "optimizer."),
+        alpha=float(_number(opt, "alpha", 0.0, "optimizer.")),
+        beta1=float(_number(opt, "beta1", 0.9, "optimizer.")),
+        beta2=float(_number(opt, "beta2", 0.999, "optimizer.")),
+        epsilon=float(_number(opt, "epsilon", 1e-8, "optimizer.")),
     )
     if not 0.0 <= settings.momentum < 1.0:
         raise UsageError("optimizer.momentum", f"must be in [0, 1), got {settings.momentum}")
@@ -202,7 +217,15 @@ def from_config(cfg: Any) -> Settings:
     backend_cfg = cfg.get("backend") or {}
     dataset_cfg = cfg.get("dataset") or {}
     device_cfg = cfg.get("device") or {}
-    backend = backend_cfg.get("name")
+    from fcnn_cli.backends import REGISTRY
+    from fcnn_cli.datasets import DATASETS
+
+    backend = _choice(backend_cfg.get("name"), "backend.name", tuple(REGISTRY))
+    dataset = _choice(dataset_cfg.get("name"), "dataset.name", DATASETS)
+    dataset_path = dataset_cfg.get("path")
+    if dataset_path is not None and (not isinstance(dataset_path, str) or not dataset_path.strip()):
+        raise UsageError("dataset.path", f"must be a directory name, or null for the default; "
+                                         f"got {dataset_path!r}")
     lr = float(_number(cfg, "lr"))
     if not lr > 0 or not math.isfinite(lr):
         raise UsageError("lr", f"must be a finite number > 0, got {lr}")
@@ -215,9 +238,7 @@ def from_config(cfg: Any) -> Settings:
     val_fraction = float(_number(cfg, "val_fraction", 0.0))
     if not 0.0 <= val_fraction < 1.0:
         raise UsageError("val_fraction", f"must be in [0, 1), got {val_fraction}")
-    seed = cfg.get("seed", 1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError("seed", f"must be an integer >= 0, got {seed!r}")
+    seed = _integer(cfg, "seed", 0, 1, maximum=MAX_SEED)
     optimizer = _optimizer(cfg)
     if backend in FROM_SCRATCH_BACKENDS and (
         optimizer.name != "sgd" or optimizer.momentum or optimizer.alpha
@@ -245,10 +266,10 @@ def from_config(cfg: Any) -> Settings:
     if objective == "probe_val_acc" and probe is None:
         raise UsageError("objective", "objective=probe_val_acc needs a probe: set probe.layer "
                                       "(a hidden layer number, or code)")
-    return Settings(
-        backend=str(backend),
-        dataset=str(dataset_cfg.get("name")),
-        dataset_path=dataset_cfg.get("path"),
+    settings = Settings(
+        backend=backend,
+        dataset=dataset,
+        dataset_path=dataset_path,
         struct=struct,
         activation=_choice(cfg.get("activation", "relu"), "activation", ACTIVATIONS),
         init_range=init_range,
@@ -261,11 +282,24 @@ def from_config(cfg: Any) -> Settings:
         device=check_device(device_cfg.get("name", "cpu"), backend),
         val_fraction=val_fraction,
         optimizer=optimizer,
-        progress=bool(cfg.get("progress", False)),
-        plot=bool(cfg.get("plot", True)),
+        progress=_boolean(cfg, "progress", False),
+        plot=_boolean(cfg, "plot", True),
         backend_options={k: v for k, v in dict(backend_cfg).items() if k != "name"},
         task=task,
         classes=parse_classes(dataset_cfg.get("classes"), "dataset.classes"),
         probe=probe,
         objective=objective,
     )
+    check_memory(settings)
+    return settings
+
+
+def check_memory(settings: Settings) -> None:
+    """Refuse a net that cannot fit in this machine's memory, before anything is allocated."""
+    from fcnn_cli import memory
+    from fcnn_cli.backends import backend_class
+    from fcnn_cli.datasets import SHAPES
+
+    shape = SHAPES[settings.dataset]
+    memory.check_fits(settings, shape.n_train, shape.n_test, shape.n_features, shape.n_classes,
+                      backend_class(settings.backend).eval_rows)

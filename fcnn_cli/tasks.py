@@ -262,7 +262,8 @@ class Autoencoder(Task):
         np.subtract(a, x, out=out)
 
     def write_figures(self, run_dir: Path, predict: Any, data: Dataset) -> list[str]:
-        from fcnn_cli.run_outputs import RECONSTRUCTIONS, plot_reconstructions
+        from fcnn_cli.run_outputs import plot_reconstructions
+        from fcnn_cli.runs import RECONSTRUCTIONS
 
         shown = data.x_test[:12]
         if plot_reconstructions(run_dir / RECONSTRUCTIONS, shown, predict(shown)):

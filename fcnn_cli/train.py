@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fcnn_cli.errors import exits_on_usage_error
+from fcnn_cli.hydra_hooks import guarded_task
 
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, probe, run_outputs, settings, tasks
+    from fcnn_cli import backends, datasets, loop, probe, run_outputs, runs, settings, tasks
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
@@ -62,23 +62,23 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     params = backend.get_params()
     rows = history.rows()
     run_dir.mkdir(parents=True, exist_ok=True)
-    run_outputs.save_model(run_dir / "model.npz", params, s.activation, data.n_classes, task.name)
-    run_outputs.write_curves(run_dir / "curves.csv", rows, task.curve_columns)
+    out = runs.RunDir(run_dir)
+    run_outputs.save_model(out.model, params, s.activation, data.n_classes, task.name)
+    run_outputs.write_curves(out.curves, rows, task.curve_columns)
     if s.plot:
         title = f"{s.backend} on {s.dataset}, struct {list(s.struct)}: {_test_text(metrics)}"
-        run_outputs.plot_curves(run_dir / "curves.png", rows, title, task.curve_columns,
-                                task.loss_label)
+        run_outputs.plot_curves(out.plot, rows, title, task.curve_columns, task.loss_label)
         task.write_figures(run_dir, backend.predict, data)
     if s.probe is not None and history.status == "completed":
         features = probe.hidden_features(params, s.activation, probe_layer)
         probe_metrics, probe_history = probe.run(s.probe, s, data, features, probe_layer)
         metrics.update(probe_metrics)
-        run_outputs.write_curves(run_dir / run_outputs.PROBE_CURVES, probe_history.rows())
+        run_outputs.write_curves(out.probe_curves, probe_history.rows())
     metrics["objective"] = objective_name
     value = objective(metrics)
     metrics["objective_value"] = value if math.isfinite(value) else None
     # metrics.json last: its presence marks a finished run for `fcnn report`.
-    run_outputs.write_json(run_dir / "metrics.json", metrics)
+    out.write_metrics(metrics)
     return metrics
 
 
@@ -136,7 +136,7 @@ def headline(metrics: dict[str, Any], run_dir: Path) -> str:
     return f"{text}{state}; run directory {run_dir}"
 
 
-@exits_on_usage_error
+@guarded_task
 def hydra_task(cfg: Any) -> float:
     """The Hydra task behind `fcnn train` (run and multirun)."""
     from hydra.core.hydra_config import HydraConfig

@@ -31,8 +31,8 @@ def assert_usage_error(result, *fragments: str) -> None:
         ("lr=-0.1", ("lr", "> 0")),
         ("annealing=0", ("annealing", "(0, 1]")),
         ("annealing=1.5", ("annealing", "(0, 1]")),
-        ("batch_size=0", ("batch_size", ">= 1")),
-        ("max_epochs=0", ("max_epochs", ">= 1")),
+        ("batch_size=0", ("batch_size", "from 1 to")),
+        ("max_epochs=0", ("max_epochs", "from 1 to")),
         ("activation=softplus", ("activation", "relu, sigmoid, tanh", "softplus")),
         ("dtype=float16", ("dtype", "float32, float64", "float16")),
         ("val_fraction=1.0", ("val_fraction", "[0, 1)")),
@@ -49,11 +49,9 @@ def test_bad_setting(tmp_path, override, fragments):
     ("group", "choice", "listed"), [("backend", "torch", "numpy"), ("dataset", "cifar", "digits")]
 )
 def test_unknown_group_choice_lists_the_choices(group, choice, listed):
+    """Hydra's own error, in fcnn's form: one line, the group and its options, exit status 2."""
     result = run_fcnn("train", f"{group}={choice}")
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert f"Could not find '{group}/{choice}'" in result.stderr
-    assert "Available options" in result.stderr and f"\t{listed}" in result.stderr
+    assert_usage_error(result, f"{group}: no option '{choice}'", "choose one of", listed)
 
 
 def test_unknown_command():

@@ -36,7 +36,7 @@ class Sweeps:
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory) -> Sweeps:
-    """One joblib sweep, one submitit_local sweep and one Optuna search, run once for the module."""
+    """One joblib sweep, one slurm_local (submitit) sweep and one Optuna search, run once for the module."""
     root = tmp_path_factory.mktemp("sweeps")
     dirs = {name: root / name for name in ("joblib", "submitit", "optuna")}
     procs = {
@@ -45,7 +45,7 @@ def sweeps(tmp_path_factory) -> Sweeps:
             "backend=sklearn,numpy", "lr=0.05,0.1", *DIGITS_FAST,
             f"hydra.sweep.dir={dirs['joblib']}"),
         "submitit": run_fcnn(
-            "train", "-m", "hydra/launcher=submitit_local", "backend=sklearn", "lr=0.05,0.2",
+            "train", "-m", "hydra/launcher=slurm_local", "backend=sklearn", "lr=0.05,0.2",
             *DIGITS_FAST, f"hydra.sweep.dir={dirs['submitit']}"),
         # No struct/batch_size on the command line: they are in the search space.
         "optuna": run_fcnn(
@@ -154,7 +154,8 @@ def test_slurm_preset_composes_with_documented_defaults():
                     "hydra", "--package", "hydra.launcher")
     assert proc.returncode == 0, proc.stderr
     launcher = yaml.safe_load(proc.stdout)  # the node alone, under "# @package hydra.launcher"
-    assert launcher["_target_"].endswith("submitit_launcher.SlurmLauncher")
+    # fcnn's subclass of the plugin's SlurmLauncher (it survives a dead job; test_sweep_failures)
+    assert launcher["_target_"] == "hydra_plugins.fcnn_sweeps.SurvivingSlurmLauncher"
     assert launcher["partition"] == "gpu"
     for key in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"):
         assert isinstance(launcher[key], int) and launcher[key] > 0

@@ -22,8 +22,12 @@ REGISTRY: dict[str, str] = {
 }
 
 
+def backend_class(name: str) -> type[Backend]:
+    """The class of the backend registered as `name` (its module is light: no jax, no sklearn)."""
+    module_name, class_name = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def create(settings: Settings, data: Dataset) -> Backend:
     """Build the backend named by `settings.backend` for `data`."""
-    module_name, class_name = REGISTRY[settings.backend].split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(settings, data)
+    return backend_class(settings.backend)(settings, data)

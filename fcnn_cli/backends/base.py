@@ -18,6 +18,9 @@ class Backend(ABC):
     """One model on one compute engine. The loop owns epochs, learning rate and batch order."""
 
     name: str = "base"
+    #: rows scored at once when a whole split is evaluated (None: all of them), for the memory
+    #: estimate made before a run starts (fcnn_cli.memory)
+    eval_rows: int | None = None
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         self.settings = settings

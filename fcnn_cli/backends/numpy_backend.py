@@ -27,6 +27,7 @@ EVAL_CHUNK = 8192
 
 class NumpyBackend(Backend):
     name = "numpy"
+    eval_rows = EVAL_CHUNK
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)

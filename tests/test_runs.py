@@ -1,0 +1,200 @@
+"""Run directories: atomic files, a fresh directory per run, and no spelling of a run or sweep
+directory on the command line that overwrites a finished run or sweep."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import NUMPY_FAST, REPO, read_metrics, run_fcnn
+
+from fcnn_cli import atomic, runs
+from fcnn_cli.errors import UsageError
+
+FAST = (*NUMPY_FAST, "max_epochs=1", "plot=false")
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    """Every file below `root` with a digest of its bytes."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def assert_refused(result, *fragments: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# --- atomic files -------------------------------------------------------------------------------
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "metrics.json"
+    atomic.write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic.atomic_open(target, "w") as f:
+        f.write("half of the new")
+        raise RuntimeError("killed while writing")
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temporary left
+    atomic.write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_run_writes_every_file_through_a_temporary(tmp_path, monkeypatch):
+    """train writes its four files with os.replace from a sibling temporary (atomic rename)."""
+    code = (
+        "import os, sys\n"
+        "real = os.replace\n"
+        "def replace(src, dst, *a, **k):\n"
+        "    print('REPLACE', os.path.basename(str(src))[:1], os.path.basename(str(dst)), flush=True)\n"
+        "    return real(src, dst, *a, **k)\n"
+        "os.replace = replace\n"
+        "from fcnn_cli.cli import main\n"
+        f"main(['train', *{list(NUMPY_FAST)!r}, 'max_epochs=1', 'hydra.run.dir={tmp_path / 'r'}'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert out.returncode == 0, out.stderr
+    replaced = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("REPLACE")]
+    names = [dst for _, dst in replaced]
+    assert set(names) >= {runs.MODEL, runs.CURVES, runs.PLOT, runs.METRICS}
+    assert all(src == "." for src, _ in replaced)  # from hidden temporaries in the same directory
+    assert names[-1] == runs.METRICS  # written last: it marks the run as ended
+
+
+# --- claiming directories -----------------------------------------------------------------------
+
+def test_claim_takes_a_suffix_for_the_default_pattern_and_refuses_a_named_directory(tmp_path):
+    first = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    second = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    third = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    assert [p.name for p in (first, second, third)] == ["12-00-00", "12-00-00-1", "12-00-00-2"]
+    (first / "x").write_text("mine")
+    with pytest.raises(UsageError, match="is not empty"):
+        runs.claim(first, "hydra.run.dir", named=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert runs.claim(empty, "hydra.run.dir", named=True) == empty
+    # A second run racing for the same empty directory finds it taken.
+    with pytest.raises(UsageError, match="not empty|taken"):
+        runs.claim(empty, "hydra.run.dir", named=True)
+
+
+def test_discard_leaves_the_file_system_as_it_was(tmp_path):
+    new = runs.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
+    (new / ".hydra" / "config.yaml").parent.mkdir(exist_ok=True)
+    (new / ".hydra" / "config.yaml").write_text("lr: 1")
+    runs.discard(new)
+    assert list(tmp_path.iterdir()) == []  # the run and the parents it created are gone
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    runs.claim(mine, "hydra.run.dir", named=True)
+    (mine / "train.log").write_text("log")
+    runs.discard(mine)
+    assert mine.is_dir() and list(mine.iterdir()) == []  # the user's directory stays, emptied
+    runs.discard(tmp_path)  # never claimed: untouched
+    assert mine.is_dir()
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+def test_runs_started_together_get_directories_of_their_own(tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    procs = [subprocess.Popen([sys.executable, "-m", "fcnn_cli", "train", *FAST, f"seed={i}"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for i in range(3)]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    run_dirs = runs.find_runs(tmp_path / "outputs")
+    assert len(run_dirs) == 3
+    assert sorted(read_metrics(d)["seed"] for d in run_dirs) == [0, 1, 2]
+    for d in run_dirs:  # <date>/<time to the microsecond>
+        assert d.parent.parent == tmp_path / "outputs" and len(d.name) >= len("00-00-00.000000")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished run and a finished sweep, and digests of every file in them."""
+    root = tmp_path_factory.mktemp("finished")
+    run = run_fcnn("train", *FAST, f"hydra.run.dir={root / 'run'}")
+    sweep = run_fcnn("train", "-m", *FAST, "lr=0.1,0.2", f"hydra.sweep.dir={root / 'sweep'}")
+    assert run.returncode == 0 and sweep.returncode == 0, (run.stderr, sweep.stderr)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("spelling", "fragment"),
+    [
+        ("hydra.run.dir={run}", "already holds a finished run"),
+        ("++hydra.run.dir={run}", "already holds a finished run"),
+        ("hydra.run.dir='{run}'", "already holds a finished run"),
+        ('hydra.run.dir="{run}/"', "already holds a finished run"),
+        ("hydra.run.dir={rel_run}", "already holds a finished run"),
+        ("hydra.run.dir={sweep}", "already holds a sweep"),
+        ("hydra.run.dir={sweep}/0", "already holds a finished run"),
+        ("hydra.run.dir=", "is empty"),
+        ("hydra.run.dir=''", "is empty"),
+        ("hydra.run.dir=null", "not Optional"),  # Hydra refuses it itself
+        ("+hydra.run.dir={run}", "hydra.run.dir"),
+        ("hydra.run.dir={run}/metrics.json/x", "cannot create"),
+    ],
+)
+def test_a_finished_run_is_never_overwritten_however_spelled(finished, spelling, fragment):
+    before = _snapshot(finished)
+    rel_run = os.path.relpath(finished / "run", REPO)
+    override = spelling.format(run=finished / "run", sweep=finished / "sweep", rel_run=rel_run)
+    result = run_fcnn("train", *FAST, "seed=9", override)
+    assert_refused(result, fragment)
+    assert _snapshot(finished) == before
+
+
+@pytest.mark.parametrize("spelling", ["hydra.sweep.dir={sweep}", "++hydra.sweep.dir='{sweep}'",
+                                      "hydra.sweep.dir={run}", "hydra.sweep.dir="])
+def test_a_finished_sweep_is_never_overwritten(finished, spelling):
+    before = _snapshot(finished)
+    override = spelling.format(run=finished / "run", sweep=finished / "sweep")
+    result = run_fcnn("train", "-m", *FAST, "lr=0.3,0.4", override)
+    assert_refused(result, "hydra.sweep.dir")
+    assert _snapshot(finished) == before
+
+
+def test_refused_run_leaves_no_directory(tmp_path):
+    """Bad input found after Hydra made the run directory (the data): the directory goes again."""
+    result = run_fcnn("train", *FAST, "dataset=mnist", f"dataset.path={tmp_path / 'none'}",
+                      cwd=tmp_path)
+    assert_refused(result, "dataset.path")
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_crash_is_recorded_as_failed(tmp_path):
+    """An unexpected exception (here: a corrupted package file, simulated by patching) keeps its
+    traceback, exits 1, and the run directory says failed with the reason."""
+    code = (
+        "import fcnn_cli.loop as loop\n"
+        "def boom(*a, **k):\n    raise ZeroDivisionError('injected')\n"
+        "loop.run = boom\n"
+        "from fcnn_cli.cli import main\n"
+        f"main(['train', *{list(FAST)!r}, 'hydra.run.dir={tmp_path / 'r'}'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert out.returncode == 1
+    assert "Traceback" in out.stderr and "ZeroDivisionError: injected" in out.stderr
+    metrics = json.loads((tmp_path / "r" / runs.METRICS).read_text())
+    assert metrics == {"status": "failed", "failure": "error", "error": "ZeroDivisionError: injected"}
+    assert runs.RunDir(tmp_path / "r").status() == runs.FAILED
