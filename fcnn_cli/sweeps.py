@@ -22,7 +22,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from fcnn_cli import runs
 from fcnn_cli.errors import UsageError, fail
 
-log = logging.getLogger(__name__)
+# Under hydra_plugins, as the launchers this replaces log: Hydra's logging config shows those
+# launch lines on the terminal (and fcnn_cli.quiet trims them).
+log = logging.getLogger("hydra_plugins.fcnn_sweeps")
 
 
 # --- the grid sweeper ---------------------------------------------------------------------------
