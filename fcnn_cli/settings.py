@@ -9,17 +9,19 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from fcnn_cli.backends import REGISTRY, gpu_backends
+from fcnn_cli.devices import DEVICES
 from fcnn_cli.errors import UsageError
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DTYPES = ("float32", "float64")
-FROM_SCRATCH_BACKENDS = ("numpy", "jax", "jax-grad")
-DEVICES = ("cpu", "gpu", "auto")
-GPU_BACKENDS = ("jax", "jax-grad")
+OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
 class OptimizerSettings:
+    """The optimizer, with scikit-learn MLPClassifier's meanings (see fcnn_cli.optim)."""
+
     name: str = "sgd"
     momentum: float = 0.0
     nesterov: bool = False
@@ -88,9 +90,12 @@ def parse_struct(value: Any) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def _optimizer(cfg: Any) -> OptimizerSettings:
+def _optimizer(cfg: Any, backend: str) -> OptimizerSettings:
     opt = cfg.get("optimizer") or {}
-    name = _choice(opt.get("name", "sgd"), "optimizer", ("sgd", "adam"))
+    name = _choice(opt.get("name", "sgd"), "optimizer", OPTIMIZERS)
+    supported = REGISTRY[backend].optimizers
+    if name not in supported:
+        raise UsageError("optimizer", f"backend={backend} supports {', '.join(supported)}; got {name!r}")
     settings = OptimizerSettings(
         name=name,
         momentum=float(_number(opt, "momentum", 0.0)),
@@ -113,16 +118,16 @@ def _optimizer(cfg: Any) -> OptimizerSettings:
 
 
 def check_device(device: Any, backend: Any) -> str:
-    """`device` checked against `backend`: gpu needs a JAX backend and a GPU JAX can see."""
+    """`device` checked against `backend`: gpu needs a GPU backend and a GPU JAX can see."""
     device = _choice(device, "device", DEVICES)
-    if device == "gpu" and backend not in GPU_BACKENDS:
+    if device == "gpu" and not REGISTRY[backend].gpu:
         raise UsageError(
             "device",
             f"backend={backend} runs on the CPU only; device=gpu needs backend="
-            f"{' or '.join(GPU_BACKENDS)} (allowed with backend={backend}: cpu, auto)",
+            f"{' or '.join(gpu_backends())} (allowed with backend={backend}: cpu, auto)",
         )
     if device == "gpu":
-        from fcnn_cli.backends.jax_backend import gpu_devices, gpu_missing_message
+        from fcnn_cli.devices import gpu_devices, gpu_missing_message
 
         if not gpu_devices():
             raise UsageError("device", gpu_missing_message())
@@ -134,7 +139,7 @@ def from_config(cfg: Any) -> Settings:
     backend_cfg = cfg.get("backend") or {}
     dataset_cfg = cfg.get("dataset") or {}
     device_cfg = cfg.get("device") or {}
-    backend = backend_cfg.get("name")
+    backend = _choice(backend_cfg.get("name"), "backend", tuple(REGISTRY))
     lr = float(_number(cfg, "lr"))
     if not lr > 0 or not math.isfinite(lr):
         raise UsageError("lr", f"must be a finite number > 0, got {lr}")
@@ -150,15 +155,7 @@ def from_config(cfg: Any) -> Settings:
     seed = cfg.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UsageError("seed", f"must be an integer >= 0, got {seed!r}")
-    optimizer = _optimizer(cfg)
-    if backend in FROM_SCRATCH_BACKENDS and (
-        optimizer.name != "sgd" or optimizer.momentum or optimizer.alpha
-    ):
-        raise UsageError(
-            "optimizer",
-            f"backend={backend} trains with plain SGD (momentum 0, alpha 0); "
-            "momentum, nesterov, alpha and adam are available with backend=sklearn",
-        )
+    optimizer = _optimizer(cfg, backend)
     return Settings(
         backend=str(backend),
         dataset=str(dataset_cfg.get("name")),
