@@ -134,7 +134,12 @@ def sgd(xp: Any, momentum: float = 0.0, nesterov: bool = False, alpha: float = 0
 
 def adam(xp: Any, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
          alpha: float = 0.0) -> Optimizer:
-    """Adam as Algorithm 8.9 (bias-corrected moments; eps added to sqrt(vhat))."""
+    """Adam as Algorithm 8.9 (bias-corrected moments; eps added to sqrt(vhat)).
+
+    The step lr mhat / (sqrt(vhat) + eps) is computed as
+    lr sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps sqrt(1-b2^t)): the same number, rearranged so
+    that the corrections are scalars and each weight sees one square root and one division.
+    """
     slots = SLOTS["adam"]
 
     def update(grads: Params, state: OptState, params: Params, lr: Any, n: int
@@ -142,11 +147,11 @@ def adam(xp: Any, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-
         grads = add_l2(grads, params, alpha, n)
         step = state.step + 1
         t = step.astype(grads[0][0].dtype)  # the corrections in the parameters' precision
-        correction1, correction2 = 1 - beta1**t, 1 - beta2**t
+        root2 = xp.sqrt(1 - beta2**t)
+        size, eps = lr * root2 / (1 - beta1**t), epsilon * root2
         m = _map(lambda m, g: beta1 * m + (1 - beta1) * g, state.slots["m"], grads)
         v = _map(lambda v, g: beta2 * v + (1 - beta2) * (g * g), state.slots["v"], grads)
-        updates = _map(
-            lambda m, v: -lr * (m / correction1) / (xp.sqrt(v / correction2) + epsilon), m, v)
+        updates = _map(lambda m, v: -size * m / (xp.sqrt(v) + eps), m, v)
         return updates, OptState(step, {"m": m, "v": v})
 
     return Optimizer(_init(xp, slots), update, slots)

@@ -35,12 +35,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("train_acc", "train %"),
     ("val_acc", "val %"),
     ("test_acc", "test %"),
+    ("train_loss", "loss"),
+    ("epochs_to_99", "ep to 99%"),
     ("fit_seconds", "fit s"),
+    ("s_per_epoch", "s/epoch"),
     ("status", "status"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 # Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
+# "ep to 99%": the first epoch whose training accuracy (curve A) reaches this.
+TRAIN_ACC_TARGET = 0.99
 OPTUNA_RESULTS = "optimization_results.yaml"
 # Curves drawn in report.png at most, and runs named in its legend at most.
 MAX_CURVES = 60
@@ -147,11 +152,13 @@ def read_run(path: Path) -> Run:
     source = metrics or {}
     struct = source.get("struct", config.get("struct") if isinstance(config, dict) else None)
     epochs = source.get("epochs_completed")
+    fit_seconds = _number(source.get("fit_seconds"))
+    optimizer = _get(config, "optimizer")
     run.row = {
         "backend": source.get("backend") or _get(config, "backend", "name"),
         "dataset": source.get("dataset") or _get(config, "dataset", "name"),
         "struct": _struct_text(struct),
-        "optimizer": source.get("optimizer") or _get(config, "optimizer", "name"),
+        "optimizer": _optimizer_text(optimizer, source.get("optimizer")),
         "lr": _number(source.get("lr", _get(config, "lr"))),
         "annealing": _number(source.get("annealing", _get(config, "annealing"))),
         "batch_size": source.get("batch_size", _get(config, "batch_size")),
@@ -160,10 +167,38 @@ def read_run(path: Path) -> Run:
         "train_acc": _number(source.get("train_acc")),
         "val_acc": _number(source.get("val_acc")),
         "test_acc": _number(source.get("test_acc")),
-        "fit_seconds": _number(source.get("fit_seconds")),
+        "train_loss": _number(source.get("train_loss")),
+        "epochs_to_99": epochs_to(run.curves_file, "train_acc", TRAIN_ACC_TARGET),
+        "fit_seconds": fit_seconds,
+        "s_per_epoch": fit_seconds / epochs if fit_seconds is not None and isinstance(epochs, int)
+        and epochs > 0 else None,
         "status": status,
     }
     return run
+
+
+def _optimizer_text(config: Any, name: Any) -> Any:
+    """The optimizer as `optim.describe` names it, from a run's config; its name as a fallback."""
+    from fcnn_cli.optim import describe
+
+    try:
+        return describe(config) if isinstance(config, dict) else name
+    except (TypeError, ValueError):  # a hand-edited config with odd values
+        return name or config.get("name")
+
+
+def epochs_to(curves_file: Path, column: str, target: float) -> int | None:
+    """The first epoch in `curves_file` whose `column` reaches `target`; None if none does."""
+    from fcnn_cli.run_outputs import read_curves
+
+    try:
+        rows = read_curves(curves_file)
+    except (OSError, ValueError, KeyError):
+        return None
+    for row in rows:
+        if row.get(column, -math.inf) >= target and "epoch" in row:
+            return int(row["epoch"])
+    return None
 
 
 def _struct_text(struct: Any) -> str | None:
@@ -251,8 +286,10 @@ def cell(run: Run, key: str) -> str:
         return "-"
     if key in ACCURACIES:
         return f"{100 * value:.2f}"
-    if key in ("lr", "annealing"):
+    if key in ("lr", "annealing", "train_loss"):
         return f"{value:.4g}"
+    if key == "s_per_epoch":
+        return f"{value:.2f}"
     if key == "fit_seconds":
         return f"{value:.2f}" if value < 10 else f"{value:.1f}"
     if key == "run" and run.best:
@@ -307,10 +344,8 @@ def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str
 
 
 def plot(path: Path, runs: list[Run]) -> int:
-    """report.png: every finished run's test accuracy and training loss per epoch, overlaid.
-
-    Returns the number of runs drawn.
-    """
+    """report.png: every finished run's curves C (training loss), A (training accuracy) and B
+    (test accuracy) per epoch, overlaid, one panel each. Returns the number of runs drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -320,7 +355,7 @@ def plot(path: Path, runs: list[Run]) -> int:
     from fcnn_cli.run_outputs import read_curves
 
     drawn = 0
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    fig, (loss, train, test) = plt.subplots(3, 1, figsize=(8, 9.5), sharex=True)
     for run in runs:
         if drawn >= MAX_CURVES or not run.curves_file.is_file():
             continue
@@ -328,30 +363,44 @@ def plot(path: Path, runs: list[Run]) -> int:
             rows = read_curves(run.curves_file)
         except (OSError, ValueError, KeyError):
             continue
-        rows = [r for r in rows if "epoch" in r and "test_acc" in r and "train_loss" in r]
+        rows = [r for r in rows
+                if all(k in r for k in ("epoch", "train_loss", "train_acc", "test_acc"))]
         if not rows:
             continue
-        label = f"{run.name}: {run.row['backend']} {run.row['struct']}" if len(runs) <= MAX_LEGEND else None
+        label = _label(run) if len(runs) <= MAX_LEGEND else None
         epochs = [r["epoch"] for r in rows]
-        top.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", ms=3, label=label)
-        bottom.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=label)
+        line, = loss.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=label)
+        style = {"color": line.get_color(), "ms": 3}
+        train.plot(epochs, [100 * r["train_acc"] for r in rows], "o-", **style)
+        test.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", **style)
         drawn += 1
-    top.set_ylabel("test accuracy (%)")
-    top.grid(alpha=0.3)
-    bottom.set_ylabel("training loss (cross-entropy)")
-    bottom.set_xlabel("epoch")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    loss.set_ylabel("C: training loss")
     if drawn:
-        bottom.set_yscale("log")
-    bottom.grid(alpha=0.3)
+        loss.set_yscale("log")
+    train.set_ylabel("A: training accuracy (%)")
+    test.set_ylabel("B: test accuracy (%)")
+    test.set_xlabel("epoch")
+    test.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (loss, train, test):
+        ax.grid(alpha=0.3)
     if drawn and len(runs) <= MAX_LEGEND:
-        top.legend(fontsize="small")
-    fig.suptitle(f"{drawn} run{'s' if drawn != 1 else ''}: curve B (test accuracy) and "
-                 "curve C (training loss)")
+        loss.legend(fontsize="small")
+    fig.suptitle(f"{drawn} run{'s' if drawn != 1 else ''}: curves C, A and B")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return drawn
+
+
+def _label(run: Run) -> str:
+    """The legend entry of a run: its name, backend, struct, optimizer and learning rate."""
+    row = run.row
+    parts = [f"{run.name}:", str(row.get("backend")), str(row.get("struct"))]
+    if row.get("optimizer"):
+        parts.append(str(row["optimizer"]))
+    if row.get("lr") is not None:
+        parts.append(f"lr {row['lr']:g}")
+    return " ".join(parts)
 
 
 def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
@@ -369,7 +418,8 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     headers = dict(COLUMNS)
     for key in keys:
-        numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs")
+        numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs",
+                          "train_loss", "epochs_to_99", "s_per_epoch")
         table.add_column(headers[key], justify="right" if numeric else "left")
     for run in runs:
         status = run.row["status"]
