@@ -308,3 +308,27 @@ def test_cli_trains_with_adam_on_every_backend(tmp_path, backend):
     assert (metrics["backend"], metrics["optimizer"], metrics["lr"]) == (backend, "adam", 0.001)
     assert metrics["status"] == "completed" and metrics["epochs_completed"] == 3
     assert metrics["test_acc"] > 0.7  # 3 epochs of [32] on digits; chance is 0.1
+
+
+@pytest.mark.parametrize("backend_name", ["jax", "jax-grad"])
+def test_jax_epoch_carries_the_state_donated_and_never_recompiles(backend_name):
+    """(params, optimizer state) go through the compiled epoch and are donated to it; annealing
+    (a new lr every epoch) and the evolving state never trigger a second compilation."""
+    import jax
+
+    from fcnn_cli import backends, datasets, loop
+    from fcnn_cli.settings import Settings
+
+    s = Settings(backend=backend_name, dataset="digits", dataset_path=None, struct=(16,),
+                 batch_size=64, max_epochs=3, lr=0.01, annealing=0.5,
+                 optimizer=OptimizerSettings(name="adam", alpha=1e-3))
+    backend = backends.create(s, datasets.load("digits"))
+    compiled, seconds = len(backend._compiled), backend.compile_seconds
+    before = jax.tree.leaves((backend.params, backend.opt_state))
+    history = loop.run(backend, s)
+    assert [r.lr for r in history.records] == [0.01, 0.005, 0.0025]
+    assert len(backend._compiled) == compiled and backend.compile_seconds == seconds
+    assert all(leaf.is_deleted() for leaf in before)  # donated to the first epoch
+    state = backend.get_opt_state()
+    assert int(state.step) == 3 * -(-1437 // 64) and state.step.dtype == np.int32
+    assert all(w.dtype == np.float32 for pair in state.slots["v"] for w in pair)
