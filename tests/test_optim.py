@@ -237,7 +237,11 @@ CONFIGS = {
 
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_inplace_numpy_optimizer_equals_the_pure_one(config, dtype):
+@pytest.mark.parametrize("chunk_bytes", [numpy_optim.CHUNK_BYTES, 56])
+def test_inplace_numpy_optimizer_equals_the_pure_one(config, dtype, chunk_bytes, monkeypatch):
+    # 56 bytes: chunks of 7 or 14 entries, so that chunk edges fall inside layers and one
+    # straddles the end of the weights (where the L2 penalty stops).
+    monkeypatch.setattr(numpy_optim, "CHUNK_BYTES", chunk_bytes)
     settings = CONFIGS[config]
     layout = numpy_optim.FlatLayout(SIZES)
     flat_params, params = layout.empty(np.dtype(dtype))
@@ -245,6 +249,9 @@ def test_inplace_numpy_optimizer_equals_the_pure_one(config, dtype):
         w[...], b[...] = w0, b0
     flat_grads, grads = layout.empty(np.dtype(dtype))
     inplace = numpy_optim.build(settings, layout, flat_params, flat_grads)
+    assert layout.n_weights % 7 != 0  # the weights end inside a chunk
+    if chunk_bytes == 56 and optim.kind(settings) != "sgd":
+        assert len(inplace._chunks) > 3
 
     pure = optim.build(settings, np)
     ref = [(w.astype(dtype), b.astype(dtype)) for w, b in _params()]
