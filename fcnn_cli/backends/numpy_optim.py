@@ -57,10 +57,6 @@ class FlatLayout:
         flat = np.empty(self.size, dtype)
         return flat, self.views(flat)
 
-    def zeros(self, dtype: np.dtype) -> tuple[np.ndarray, Params]:
-        flat = np.zeros(self.size, dtype)
-        return flat, self.views(flat)
-
 
 class InPlaceOptimizer:
     """One optimizer updating the flat parameters `params` from the flat gradients `grads`.
