@@ -374,3 +374,24 @@ def test_jax_epoch_carries_the_state_donated_and_never_recompiles(backend_name):
     state = backend.get_opt_state()
     assert int(state.step) == 3 * -(-1437 // 64) and state.step.dtype == np.int32
     assert all(w.dtype == np.float32 for pair in state.slots["v"] for w in pair)
+
+
+def test_settings_read_what_a_backend_supports_from_its_registry_entry(monkeypatch):
+    from fcnn_cli import backends
+    from fcnn_cli.errors import UsageError
+    from fcnn_cli.settings import from_config
+
+    monkeypatch.setitem(backends.REGISTRY, "numpy", backends.BackendSpec(
+        backends.REGISTRY["numpy"].target, optimizers=("sgd",)))
+    config = {"backend": {"name": "numpy"}, "dataset": {"name": "digits"}, "lr": 0.1,
+              "max_epochs": 1, "batch_size": 8}
+    assert from_config({**config, "optimizer": {"name": "sgd", "momentum": 0.9}}).optimizer.momentum == 0.9
+    with pytest.raises(UsageError) as error:
+        from_config({**config, "optimizer": {"name": "adam"}})
+    assert error.value.key == "optimizer" and "sgd" in str(error.value)
+    assert from_config({**config, "backend": {"name": "sklearn"},
+                        "optimizer": {"name": "adam"}}).optimizer.name == "adam"
+    with pytest.raises(UsageError, match="jax or jax-grad"):
+        from_config({**config, "device": {"name": "gpu"}})
+    with pytest.raises(UsageError, match="numpy, jax, jax-grad, sklearn"):
+        from_config({**config, "backend": {"name": "torch"}})
