@@ -88,6 +88,25 @@ p5.3: $(STAMP) ## Problem 5.3: bottleneck classifier structures, 12 trials on th
 problems: p5.2 p5.3 ## Problems 5.2 + 5.3: both searches, then one answer table (raw pixels, AE codes, BN features)
 	$(FCNN) problems --autoencoder outputs/problems/p5.2-$(STAMP_NOW) \
 		--bottleneck outputs/problems/p5.3-$(STAMP_NOW) --out outputs/problems/answer-$(STAMP_NOW)
+.PHONY: p5.4 p5.4-search
+# Lab Problem 5.4: the same network and seed (experiments/p5_4_base.yaml) trained with each
+# optimizer at the learning rate its validation search chose (p5.4-search, recorded in
+# experiments/p5_4_*.yaml); `fcnn report` tabulates them and overlays curves C, A and B.
+P5_4_RUNS := experiment=p5_4_sgd,p5_4_momentum,p5_4_adam
+P5_4_SEARCH := val_fraction=0.1 max_epochs=5 progress=false
+
+p5.4: $(STAMP) ## lab Problem 5.4: SGD, SGD+momentum and Adam on MNIST, 20 epochs each (~5 min), then a report
+	$(FCNN) train -m $(P5_4_RUNS) progress=false hydra.sweep.dir=outputs/multirun/p5_4-$(STAMP_NOW)
+	$(FCNN) report outputs/multirun/p5_4-$(STAMP_NOW)
+
+p5.4-search: $(STAMP) ## Problem 5.4's learning-rate search: 12 runs of 5 epochs, 10% validation (~6 min)
+	$(FCNN) train -m experiment=p5_4_sgd lr=0.03,0.1,0.3,1.0 $(P5_4_SEARCH) \
+		hydra.sweep.dir=outputs/multirun/p5_4_search-$(STAMP_NOW)/sgd
+	$(FCNN) train -m experiment=p5_4_momentum lr=0.003,0.01,0.03,0.1 $(P5_4_SEARCH) \
+		hydra.sweep.dir=outputs/multirun/p5_4_search-$(STAMP_NOW)/momentum
+	$(FCNN) train -m experiment=p5_4_adam lr=0.0001,0.0003,0.001,0.003 $(P5_4_SEARCH) \
+		hydra.sweep.dir=outputs/multirun/p5_4_search-$(STAMP_NOW)/adam
+	$(FCNN) report outputs/multirun/p5_4_search-$(STAMP_NOW) --sort val_acc
 
 clean: ## remove run outputs and caches (not .venv, not the MNIST data)
 	rm -rf outputs multirun .pytest_cache .ruff_cache build *.egg-info

@@ -39,10 +39,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("val_acc", "val %"),
     ("test_acc", "test %"),
     ("train_loss", "loss"),
+    ("epochs_to_99", "ep to 99%"),
     ("probe_val_acc", "probe val %"),
     ("probe_test_acc", "probe test %"),
     ("fit_seconds", "fit s"),
-    ("seconds_per_epoch", "s/epoch"),
+    ("s_per_epoch", "s/epoch"),
     ("status", "status"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
@@ -51,6 +52,8 @@ COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 OPTIONAL = ("task", "probe_val_acc", "probe_test_acc")
 # Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
 ACCURACIES = ("train_acc", "val_acc", "test_acc", "probe_val_acc", "probe_test_acc")
+# "ep to 99%": the first epoch whose training accuracy (curve A) reaches this.
+TRAIN_ACC_TARGET = 0.99
 OPTUNA_RESULTS = "optimization_results.yaml"
 # report.png names every run in its legend up to MAX_LEGEND runs; beyond that it draws and
 # names the best LEGEND_BEST by final test accuracy, and folds the others into one shaded band.
@@ -127,12 +130,13 @@ def read_run(path: Path) -> Run:
     struct = source.get("struct", config.get("struct") if isinstance(config, dict) else None)
     epochs = source.get("epochs_completed")
     fit_seconds = _number(source.get("fit_seconds"))
+    optimizer = _get(config, "optimizer")
     run.row = {
         "backend": source.get("backend") or _get(config, "backend", "name"),
         "task": source.get("task") or _get(config, "task", "name"),
         "dataset": source.get("dataset") or _get(config, "dataset", "name"),
         "struct": _struct_text(struct),
-        "optimizer": source.get("optimizer") or _get(config, "optimizer", "name"),
+        "optimizer": _optimizer_text(optimizer, source.get("optimizer")),
         "lr": _number(source.get("lr", _get(config, "lr"))),
         "annealing": _number(source.get("annealing", _get(config, "annealing"))),
         "batch_size": source.get("batch_size", _get(config, "batch_size")),
@@ -142,15 +146,40 @@ def read_run(path: Path) -> Run:
         "val_acc": _number(source.get("val_acc")),
         "test_acc": _number(source.get("test_acc")),
         "train_loss": _number(source.get("train_loss")),
+        "epochs_to_99": epochs_to(run.curves_file, "train_acc", TRAIN_ACC_TARGET),
         "probe_val_acc": _number(source.get("probe_val_acc")),
         "probe_test_acc": _number(source.get("probe_test_acc")),
         "fit_seconds": fit_seconds,
-        "seconds_per_epoch": fit_seconds / epochs if fit_seconds is not None
-        and isinstance(epochs, int) and epochs > 0 else None,
+        "s_per_epoch": fit_seconds / epochs if fit_seconds is not None and isinstance(epochs, int)
+        and epochs > 0 else None,
         "status": status,
         "error": run_dir.failure() if status == FAILED else None,
     }
     return run
+
+
+def _optimizer_text(config: Any, name: Any) -> Any:
+    """The optimizer as `optim.describe` names it, from a run's config; its name as a fallback."""
+    from fcnn_cli.optim import describe
+
+    try:
+        return describe(config) if isinstance(config, dict) else name
+    except (TypeError, ValueError):  # a hand-edited config with odd values
+        return name or config.get("name")
+
+
+def epochs_to(curves_file: Path, column: str, target: float) -> int | None:
+    """The first epoch in `curves_file` whose `column` reaches `target`; None if none does."""
+    from fcnn_cli.run_outputs import read_curves
+
+    try:
+        rows = read_curves(curves_file)
+    except (OSError, ValueError, KeyError):
+        return None
+    for row in rows:
+        if row.get(column, -math.inf) >= target and "epoch" in row:
+            return int(row["epoch"])
+    return None
 
 
 def _struct_text(struct: Any) -> str | None:
@@ -240,7 +269,7 @@ def cell(run: Run, key: str) -> str:
         return f"{100 * value:.2f}"
     if key in ("lr", "annealing", "train_loss"):
         return f"{value:.4g}"
-    if key in ("fit_seconds", "seconds_per_epoch"):
+    if key in ("fit_seconds", "s_per_epoch"):
         return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
     if key == "run" and run.best:
         return f"{value} *"
@@ -350,10 +379,11 @@ def _band(curves: list[list[dict[str, float]]], key: str, scale: float
 
 
 def figure(runs: list[Run]) -> tuple[Any, int]:
-    """report.png's figure and the number of runs it shows: test accuracy (curve B) above,
-    training loss (curve C) below, per epoch. Up to MAX_LEGEND runs each get a named line; with
-    more, the best LEGEND_BEST by final test accuracy do, and the rest share one shaded band
-    (the smallest to the largest value at each epoch), named with how many runs it holds."""
+    """report.png's figure and the number of runs it shows: curves C (training loss), A (training
+    accuracy) and B (test accuracy) per epoch, one panel each. Up to MAX_LEGEND runs each get a
+    named line; with more, the best LEGEND_BEST by final test accuracy do, and the rest share one
+    shaded band (the smallest to the largest value at each epoch), named with how many runs it
+    holds. A task without accuracy (an autoencoder) has only curve C."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -367,31 +397,32 @@ def figure(runs: list[Run]) -> tuple[Any, int]:
     else:
         named, folded = curves, []
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    fig, (loss, train, test) = plt.subplots(3, 1, figsize=(8, 9.5), sharex=True)
+    panels = ((loss, "train_loss", 1), (train, "train_acc", 100), (test, "test_acc", 100))
     if folded:
         label = f"{len(folded)} other runs (min to max)"
-        for axis, key, scale in ((top, "test_acc", 100), (bottom, "train_loss", 1)):
+        for axis, key, scale in panels:
             epochs, low, high = _band([rows for _, rows in folded], key, scale)
             axis.fill_between(epochs, low, high, color="0.6", alpha=0.35, lw=0, label=label)
     for run, rows in named:
-        label = f"{run.name}: {run.row['backend']} {run.row['struct']}"
         epochs = [r["epoch"] for r in rows]
-        if all("test_acc" in r for r in rows):  # a task without accuracy has only its loss
-            top.plot(epochs, [100 * r["test_acc"] for r in rows], "o-", ms=3, label=label)
-        bottom.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=label)
-    top.set_ylabel("test accuracy (%)")
-    top.grid(alpha=0.3)
-    bottom.set_ylabel("training loss (the task's)")
-    bottom.set_xlabel("epoch")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared with the top axis
+        line, = loss.plot(epochs, [r["train_loss"] for r in rows], "o-", ms=3, label=_label(run))
+        for axis, key, scale in panels[1:]:
+            if all(key in r for r in rows):  # a task without accuracy has only its loss
+                axis.plot(epochs, [scale * r[key] for r in rows], "o-", ms=3,
+                          color=line.get_color())
+    loss.set_ylabel("C: training loss (the task's)")
+    train.set_ylabel("A: training accuracy (%)")
+    test.set_ylabel("B: test accuracy (%)")
+    test.set_xlabel("epoch")
+    test.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # shared by all three
     if curves:
-        bottom.set_yscale("log")
-        # Above, as a classifier's report always had it; a report of tasks without accuracy
-        # (autoencoders) has only the loss panel to hold it.
-        (top if top.lines else bottom).legend(fontsize="small")
-    bottom.grid(alpha=0.3)
+        loss.set_yscale("log")
+        loss.legend(fontsize="small")
+    for axis in (loss, train, test):
+        axis.grid(alpha=0.3)
     drawn = len(curves)
-    title = f"{drawn} run{'s' if drawn != 1 else ''}: curve B (test accuracy) and curve C (training loss)"
+    title = f"{drawn} run{'s' if drawn != 1 else ''}: curves C, A and B"
     if folded:
         title += f"\nthe best {len(named)} by final score named, the other {len(folded)} as a band"
     fig.suptitle(title)
@@ -408,6 +439,17 @@ def plot(path: Path, runs: list[Run]) -> int:
         fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
     return drawn
+
+
+def _label(run: Run) -> str:
+    """The legend entry of a run: its name, backend, struct, optimizer and learning rate."""
+    row = run.row
+    parts = [f"{run.name}:", str(row.get("backend")), str(row.get("struct"))]
+    if row.get("optimizer"):
+        parts.append(str(row["optimizer"]))
+    if row.get("lr") is not None:
+        parts.append(f"lr {row['lr']:g}")
+    return " ".join(parts)
 
 
 def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
@@ -427,7 +469,7 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
     headers = dict(COLUMNS)
     for key in keys:
         numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs",
-                          "train_loss", "seconds_per_epoch")
+                          "train_loss", "epochs_to_99", "s_per_epoch")
         table.add_column(headers[key], justify="right" if numeric else "left")
     for run in runs:
         status = run.row["status"]

@@ -9,13 +9,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from fcnn_cli.backends import REGISTRY, gpu_backends
+from fcnn_cli.devices import DEVICES
 from fcnn_cli.errors import UsageError
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DTYPES = ("float32", "float64")
-FROM_SCRATCH_BACKENDS = ("numpy", "jax", "jax-grad")
-DEVICES = ("cpu", "gpu", "auto")
-GPU_BACKENDS = ("jax", "jax-grad")
 TASKS = ("classify", "logreg", "autoencoder")
 # What a run returns to a sweeper (see train.objective).
 OBJECTIVES = ("auto", "val_acc", "val_loss", "probe_val_acc")
@@ -27,6 +26,8 @@ MAX_COUNT = 2**31 - 1
 
 @dataclass(frozen=True)
 class OptimizerSettings:
+    """The optimizer, with scikit-learn MLPClassifier's meanings (see fcnn_cli.optim)."""
+
     name: str = "sgd"
     momentum: float = 0.0
     nesterov: bool = False
@@ -171,9 +172,10 @@ def parse_probe(cfg: Any) -> ProbeSettings | None:
     return probe
 
 
-def _optimizer(cfg: Any) -> OptimizerSettings:
+def _optimizer(cfg: Any, backend: str) -> OptimizerSettings:
     opt = cfg.get("optimizer") or {}
-    name = _choice(opt.get("name", "sgd"), "optimizer", ("sgd", "adam"))
+    # The optimizers this backend supports, as declared in its registry entry.
+    name = _choice(opt.get("name", "sgd"), "optimizer", REGISTRY[backend].optimizers)
     settings = OptimizerSettings(
         name=name,
         momentum=float(_number(opt, "momentum", 0.0, "optimizer.")),
@@ -196,16 +198,16 @@ def _optimizer(cfg: Any) -> OptimizerSettings:
 
 
 def check_device(device: Any, backend: Any) -> str:
-    """`device` checked against `backend`: gpu needs a JAX backend and a GPU JAX can see."""
+    """`device` checked against `backend`: gpu needs a GPU backend and a GPU JAX can see."""
     device = _choice(device, "device", DEVICES)
-    if device == "gpu" and backend not in GPU_BACKENDS:
+    if device == "gpu" and not REGISTRY[backend].gpu:
         raise UsageError(
             "device",
             f"backend={backend} runs on the CPU only; device=gpu needs backend="
-            f"{' or '.join(GPU_BACKENDS)} (allowed with backend={backend}: cpu, auto)",
+            f"{' or '.join(gpu_backends())} (allowed with backend={backend}: cpu, auto)",
         )
     if device == "gpu":
-        from fcnn_cli.backends.jax_backend import gpu_devices, gpu_missing_message
+        from fcnn_cli.devices import gpu_devices, gpu_missing_message
 
         if not gpu_devices():
             raise UsageError("device", gpu_missing_message())
@@ -217,7 +219,6 @@ def from_config(cfg: Any) -> Settings:
     backend_cfg = cfg.get("backend") or {}
     dataset_cfg = cfg.get("dataset") or {}
     device_cfg = cfg.get("device") or {}
-    from fcnn_cli.backends import REGISTRY
     from fcnn_cli.datasets import DATASETS
 
     backend = _choice(backend_cfg.get("name"), "backend.name", tuple(REGISTRY))
@@ -239,15 +240,7 @@ def from_config(cfg: Any) -> Settings:
     if not 0.0 <= val_fraction < 1.0:
         raise UsageError("val_fraction", f"must be in [0, 1), got {val_fraction}")
     seed = _integer(cfg, "seed", 0, 1, maximum=MAX_SEED)
-    optimizer = _optimizer(cfg)
-    if backend in FROM_SCRATCH_BACKENDS and (
-        optimizer.name != "sgd" or optimizer.momentum or optimizer.alpha
-    ):
-        raise UsageError(
-            "optimizer",
-            f"backend={backend} trains with plain SGD (momentum 0, alpha 0); "
-            "momentum, nesterov, alpha and adam are available with backend=sklearn",
-        )
+    optimizer = _optimizer(cfg, backend)
     task = _choice((cfg.get("task") or {}).get("name", "classify"), "task", TASKS)
     struct = parse_struct(cfg.get("struct"))
     batch_size = _integer(cfg, "batch_size", 1)

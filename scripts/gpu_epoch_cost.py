@@ -111,7 +111,7 @@ def main() -> None:
 
     import jax
 
-    from fcnn_cli.backends.jax_backend import describe_device, resolve_device
+    from fcnn_cli.devices import describe_device, resolve_device
 
     dev = resolve_device(args.device)
     data = datasets.load(args.dataset)

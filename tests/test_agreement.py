@@ -1,6 +1,7 @@
 """Cross-backend agreement: with one seed, numpy, jax and jax-grad start from the same weights,
-walk the same batches and end on the same parameters and curves (float64, so that only rounding
-separates them). The JAX gradients are checked against each other and finite differences.
+walk the same batches and end on the same parameters, optimizer state and curves (float64, so
+that only rounding separates them), with plain SGD, Adam, and Nesterov momentum plus an L2
+penalty. The JAX gradients are checked against each other and finite differences.
 
 FCNN_TEST_DEVICE=gpu runs the JAX side on a GPU (scripts/gpu_check.sh)."""
 
@@ -11,19 +12,27 @@ import os
 import numpy as np
 import pytest
 
-from fcnn_cli import backends, datasets, loop, model
-from fcnn_cli.settings import Settings
+from fcnn_cli import backends, datasets, loop, model, optim
+from fcnn_cli.settings import OptimizerSettings, Settings
 from fcnn_cli.tasks import Classify
 
 DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 
+# optimizer -> (its settings, lr)
+OPTIMIZERS = {
+    "sgd": (OptimizerSettings(), 0.1),
+    "adam": (OptimizerSettings(name="adam"), 0.01),
+    "nesterov+alpha": (OptimizerSettings(momentum=0.9, nesterov=True, alpha=1e-2), 0.05),
+}
 
-def _settings(backend: str, **overrides) -> Settings:
+
+def _settings(backend: str, optimizer: str = "sgd", **overrides) -> Settings:
     # Batch 32 on 1,437 digits leaves a last batch of 29: agreement shows that every backend
-    # keeps it.
+    # keeps it (and, with alpha, scales the penalty by that batch's own size).
+    opt, lr = OPTIMIZERS[optimizer]
     base = dict(backend=backend, dataset="digits", dataset_path=None, struct=(16, 8),
-                batch_size=32, max_epochs=2, lr=0.1, annealing=0.9, dtype="float64",
-                device=DEVICE if backend != "numpy" else "cpu")
+                batch_size=32, max_epochs=2, lr=lr, annealing=0.9, dtype="float64",
+                device=DEVICE if backend != "numpy" else "cpu", optimizer=opt)
     return Settings(**{**base, **overrides})
 
 
@@ -32,12 +41,13 @@ def digits64():
     return datasets.load("digits", dtype="float64")
 
 
-@pytest.fixture(scope="module")
-def numpy_run(digits64):
-    backend = backends.create(_settings("numpy"), digits64)
+@pytest.fixture(scope="module", params=list(OPTIMIZERS))
+def numpy_run(request, digits64):
+    settings = _settings("numpy", request.param)
+    backend = backends.create(settings, digits64)
     start = backend.get_params()
-    history = loop.run(backend, _settings("numpy"))
-    return start, backend.get_params(), history
+    history = loop.run(backend, settings)
+    return request.param, start, backend.get_params(), backend.get_opt_state(), history
 
 
 def _assert_params_close(actual, expected, rtol):
@@ -53,13 +63,22 @@ def test_jax_backends_match_numpy(name, digits64, numpy_run):
     import jax
     import jax.numpy as jnp
 
-    numpy_start, numpy_end, numpy_history = numpy_run
+    optimizer, numpy_start, numpy_end, numpy_state, numpy_history = numpy_run
     x64_before = jax.config.jax_enable_x64
-    backend = backends.create(_settings(name), digits64)
+    settings = _settings(name, optimizer)
+    backend = backends.create(settings, digits64)
     _assert_params_close(backend.get_params(), numpy_start, rtol=0)  # the same seeded init
-    history = loop.run(backend, _settings(name))
+    history = loop.run(backend, settings)
 
     _assert_params_close(backend.get_params(), numpy_end, rtol=1e-9)
+    # The optimizer's state too: the update count and every buffer (velocities, moments).
+    state = backend.get_opt_state()
+    n_steps = 2 * -(-digits64.n_train // 32)
+    assert int(state.step) == int(numpy_state.step) == n_steps
+    assert set(state.slots) == set(numpy_state.slots) == set(
+        optim.SLOTS[optim.kind(settings.optimizer)])
+    for slot in state.slots:
+        _assert_params_close(state.slots[slot], numpy_state.slots[slot], rtol=1e-9)
     # Training moved the weights far beyond the tolerance, so the agreement is not trivial.
     moved = max(np.abs(w - w0).max() for (w, _), (w0, _) in zip(numpy_end, numpy_start, strict=True))
     assert moved > 1e-3

@@ -36,11 +36,26 @@ def assert_usage_error(result, *fragments: str) -> None:
         ("activation=softplus", ("activation", "relu, sigmoid, tanh", "softplus")),
         ("dtype=float16", ("dtype", "float32, float64", "float16")),
         ("val_fraction=1.0", ("val_fraction", "[0, 1)")),
-        ("optimizer.momentum=0.9", ("optimizer", "plain SGD", "sklearn")),
+        ("optimizer.momentum=1", ("optimizer.momentum", "[0, 1)", "1")),
+        ("optimizer.alpha=-1e-4", ("optimizer.alpha", ">= 0")),
     ],
 )
 def test_bad_setting(tmp_path, override, fragments):
     result = run_fcnn("train", *NUMPY_FAST, override, f"hydra.run.dir={tmp_path}")
+    assert_usage_error(result, *fragments)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("optimizer.beta1=1", ("optimizer.beta1", "[0, 1)", "1.0")),
+        ("optimizer.beta2=-0.5", ("optimizer.beta2", "[0, 1)")),
+        ("optimizer.epsilon=0", ("optimizer.epsilon", "> 0")),
+    ],
+)
+def test_bad_adam_setting(tmp_path, override, fragments):
+    result = run_fcnn("train", *NUMPY_FAST, "optimizer=adam", override, f"hydra.run.dir={tmp_path}")
     assert_usage_error(result, *fragments)
     assert not (tmp_path / "metrics.json").exists()
 

@@ -37,6 +37,9 @@ def test_bench_on_digits_writes_json_and_markdown(tmp_path):
     assert floor["gflop"] == pytest.approx(bench.job_gflop(sizes, report["n_train"], 3))
     assert floor["gflops_rate"] > 0
     assert floor["seconds"] == pytest.approx(floor["gflop"] / floor["gflops_rate"])
+    # The floor is measured before, between and after the backends; the best rate counts.
+    assert [m["when"] for m in floor["measurements"]] == ["before", "before jax", "after"]
+    assert floor["gflops_rate"] == max(m["gflops_rate"] for m in floor["measurements"])
     results = {r["backend"]: r for r in report["results"]}
     assert list(results) == ["numpy", "jax"]
     for r in results.values():
@@ -46,13 +49,36 @@ def test_bench_on_digits_writes_json_and_markdown(tmp_path):
         assert r["ratio_to_floor"] == pytest.approx(r["fit_median"] / floor["seconds"])
         assert 0 < r["predict_median"] < r["fit_median"]
         assert 0.5 < r["test_acc"] <= 1.0
+        assert r["optimizer"] == "sgd" and r["lr"] == 0.1 and "ratio_to_sgd" not in r
+        assert r["noisy_floor"] == (r["ratio_to_floor"] < 1.0)
     assert results["numpy"]["compile_seconds"] == 0
     assert results["jax"]["compile_seconds"] > 0
     # Same init, same batches: float32 rounding apart, the same model.
     assert results["jax"]["test_acc"] == pytest.approx(results["numpy"]["test_acc"], abs=0.02)
 
     md = (run_dir / "bench.md").read_text()
-    assert "| numpy | cpu |" in md and "| jax | cpu |" in md and "x floor" in md
+    assert "| numpy | cpu | sgd, lr 0.1 |" in md and "| jax | cpu |" in md and "x floor" in md
+    assert "x sgd" not in md
+
+
+def test_bench_with_adam_times_plain_sgd_beside_it(tmp_path):
+    run_dir = tmp_path / "bench"
+    proc = run_fcnn("bench", "optimizer=adam", "repeats=2", "warmup=0", "dataset=digits",
+                    "backends=[numpy]", "struct=[64]", "floor_matmul_size=256", "predict_repeats=1",
+                    f"hydra.run.dir={run_dir}")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((run_dir / "bench.json").read_text())
+    sgd, adam = report["results"]
+    assert (sgd["backend"], sgd["optimizer"], sgd["lr"]) == ("numpy", "sgd", 0.1)
+    # optimizer=adam brings its own default rate, 0.001
+    assert (adam["backend"], adam["optimizer"], adam["lr"]) == ("numpy", "adam", 0.001)
+    assert report["job"]["optimizer"] == "adam" and report["job"]["lr"] == 0.001
+    assert len(sgd["fit_seconds"]) == len(adam["fit_seconds"]) == 2
+    assert adam["ratio_to_sgd"] == pytest.approx(adam["fit_median"] / sgd["fit_median"])
+    assert adam["status"] == sgd["status"] == "completed"
+    assert [m["when"] for m in report["floor"]["measurements"]] == ["before", "after"]
+    md = (run_dir / "bench.md").read_text()
+    assert "x sgd" in md and "| numpy | cpu | adam, lr 0.001 |" in md
 
 
 def _report(dataset="mnist"):
@@ -64,6 +90,16 @@ def _report(dataset="mnist"):
                     "annealing": 0.99, "dtype": "float32"},
             "floor": {"gflop": 607.0, "gflops_rate": 150.0, "seconds": 4.0, "matmul_size": 2048},
             "machine": {"cpus": 2}, "results": [result], "lab": bench.LAB_TIMING}
+
+
+def test_a_ratio_below_one_is_flagged_as_a_noisy_floor():
+    report = _report()
+    report["results"][0].update(ratio_to_floor=0.93, noisy_floor=True)
+    md = bench.markdown(report)
+    row = next(line for line in md.splitlines() if line.startswith("| jax |"))
+    assert "| 0.93 (noisy floor) |" in row
+    assert "noisy floor: a ratio below 1.0" in md
+    assert "noisy floor" not in bench.markdown(_report())
 
 
 def test_markdown_puts_the_lab_numbers_next_to_ours():

@@ -95,7 +95,8 @@ def test_report_folds_a_large_sweep_into_the_best_few_and_a_band(tmp_path):
         assert [f"{i}: numpy [32]" for i in best] == [x for x in labels if ":" in x]
         assert f"{30 - report.LEGEND_BEST} other runs (min to max)" in labels
         # The band spans the folded runs' values at each epoch, and is finite.
-        band = [c for c in fig.axes[0].collections if c.get_label().endswith("(min to max)")]
+        # Curve B, test accuracy: the third panel (C and A above it).
+        band = [c for c in fig.axes[2].collections if c.get_label().endswith("(min to max)")]
         assert len(band) == 1
         vertices = band[0].get_paths()[0].vertices
         assert all(math.isfinite(v) for v in vertices.ravel())

@@ -105,7 +105,7 @@ def _assert_one_line_error(proc, *words):
 
 @pytest.mark.skipif(DEVICE != "cpu", reason="this machine has a GPU")
 def test_device_gpu_without_gpu_is_a_one_line_error(tmp_path):
-    from fcnn_cli.backends.jax_backend import gpu_devices
+    from fcnn_cli.devices import gpu_devices
 
     if gpu_devices():
         pytest.skip("JAX sees a GPU here")

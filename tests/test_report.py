@@ -14,23 +14,26 @@ from fcnn_cli import report
 
 
 def _fake_run(path: Path, *, metrics: dict | str | None, lr: float = 0.1,
-              overrides: list[str] | None = None) -> Path:
+              overrides: list[str] | None = None, momentum: float = 0.0,
+              train_accs: tuple[float, ...] = (0.7, 0.8, 0.9)) -> Path:
     """A run directory as `fcnn train` leaves it; metrics=None: training never finished."""
     (path / ".hydra").mkdir(parents=True)
     (path / ".hydra" / "config.yaml").write_text(
         f"backend:\n  name: numpy\ndataset:\n  name: digits\nstruct: [32]\noptimizer:\n"
-        f"  name: sgd\nlr: {lr}\nannealing: 0.9\nbatch_size: 16\nmax_epochs: 3\n")
+        f"  name: sgd\n  momentum: {momentum}\nlr: {lr}\nannealing: 0.9\nbatch_size: 16\n"
+        "max_epochs: 3\n")
     (path / ".hydra" / "overrides.yaml").write_text(
         "".join(f"- {o}\n" for o in (overrides or [f"lr={lr}"])))
     if isinstance(metrics, dict):
         full = {"backend": "numpy", "dataset": "digits", "struct": [32], "optimizer": "sgd",
                 "lr": lr, "annealing": 0.9, "batch_size": 16, "max_epochs": 3,
                 "epochs_completed": 3, "status": "completed", "train_acc": 0.9,
-                "val_acc": None, "test_acc": 0.8, "fit_seconds": 0.5, **metrics}
+                "val_acc": None, "test_acc": 0.8, "fit_seconds": 0.6, "train_loss": 0.3, **metrics}
         (path / "metrics.json").write_text(json.dumps(full))
+        a1, a2, a3 = train_accs
         (path / "curves.csv").write_text(
             "epoch,lr,train_loss,train_acc,test_acc,seconds\n"
-            f"1,{lr},0.9,0.7,0.6,0.1\n2,{lr},0.5,0.8,0.7,0.2\n3,{lr},0.3,0.9,{full['test_acc']},0.3\n")
+            f"1,{lr},0.9,{a1},0.6,0.1\n2,{lr},0.5,{a2},0.7,0.2\n3,{lr},0.3,{a3},{full['test_acc']},0.3\n")
     elif isinstance(metrics, str):
         (path / "metrics.json").write_text(metrics)  # a damaged file
     return path
@@ -40,7 +43,8 @@ def _fake_run(path: Path, *, metrics: dict | str | None, lr: float = 0.1,
 def runs(tmp_path) -> Path:
     root = tmp_path / "sweep"
     _fake_run(root / "0", metrics={"test_acc": 0.81}, lr=0.05)
-    _fake_run(root / "1", metrics={"test_acc": 0.93, "val_acc": 0.9}, lr=0.2)
+    _fake_run(root / "1", metrics={"test_acc": 0.93, "val_acc": 0.9}, lr=0.2, momentum=0.9,
+              train_accs=(0.95, 0.99, 1.0))
     _fake_run(root / "2", metrics={"status": "diverged", "test_acc": 0.1, "epochs_completed": 1},
               lr=5.0)
     _fake_run(root / "3", metrics=None, lr=0.3)
@@ -70,6 +74,13 @@ def test_every_kind_of_run_gets_a_row(runs):
     assert md.count("\n| ") == 1 + 5  # header and five rows
     assert "| 1/3 |" in md  # epochs done of planned, for the diverged run
     assert (runs / "report.png").stat().st_size > 10_000
+    # Convergence columns: the first epoch at 99% training accuracy, seconds per epoch, loss;
+    # the optimizer as configured.
+    assert [r["epochs_to_99"] for r in rows[:2]] == ["", "2"]
+    assert float(rows[0]["s_per_epoch"]) == pytest.approx(0.2)
+    assert float(rows[0]["train_loss"]) == pytest.approx(0.3)
+    assert [r["optimizer"] for r in rows[:2]] == ["sgd", "sgd momentum 0.9"]
+    assert "| 2 |" in md and "ep to 99%" in md and "s/epoch" in md
 
 
 def test_sort_by_accuracy_is_best_first_and_reversible(runs, tmp_path):

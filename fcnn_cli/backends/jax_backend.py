@@ -3,11 +3,13 @@
 The training data is put on the device once. Each epoch is ONE call of an ahead-of-time compiled
 XLA program: a `lax.scan` over the full mini-batches of the loop's order (each step gathers its
 rows on the device), then one more statically shaped step for the last, smaller batch, which is
-kept as in the numpy backend. The parameters are donated to that call, so XLA updates them in
-place instead of copying them every epoch. Scoring a split and predicting are compiled too.
-Everything is compiled in `__init__` and timed apart as `compile_seconds`, so the loop's timed
-epochs contain no compilation. A split is scored in one call over all its rows (MNIST's
-60,000 training rows hold about 200 MB of float32 activations at once).
+kept as in the numpy backend. The parameters and the optimizer's state (`fcnn_cli.optim`) are
+carried through the scan and donated to that call, so XLA updates them in place instead of
+copying them every epoch; the learning rate is a traced argument, so annealing never recompiles.
+Scoring a split and predicting are compiled too. Everything is compiled in `__init__` and timed
+apart as `compile_seconds`, so the loop's timed epochs contain no compilation. A split is scored
+in one call over all its rows (MNIST's 60,000 training rows hold about 200 MB of float32
+activations at once).
 
 The two JAX backends differ only in where the gradients come from: `JaxBackend` runs the
 hand-written back-propagation of `fcnn_cli.model` on `jax.numpy` from the task's output error,
@@ -21,7 +23,6 @@ Both run in the dtype of the run: for float64 the program is traced and run insi
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Hashable
@@ -29,83 +30,44 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli import model
+from fcnn_cli import model, optim
 from fcnn_cli.backends.base import Backend
-from fcnn_cli.errors import UsageError
+from fcnn_cli.devices import describe_device, resolve_device
 
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
     from fcnn_cli.settings import Settings
     from fcnn_cli.tasks import Task
 
-# JAX reports at INFO level that it found no TPU; Hydra's logging setup would print that line on
-# every run (and next to the one-line errors).
-logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
-
 GradientFn = Callable[[Any, Any, Any, str], Any]  # (params, x, targets, activation) -> grads
-
-
-def gpu_devices() -> list[Any]:
-    """The GPUs JAX can use here (empty when none, or when jaxlib has no GPU support)."""
-    import jax
-
-    try:
-        return list(jax.devices("gpu"))
-    except RuntimeError:  # "Unknown backend: 'gpu' requested, but no platforms ..."
-        return []
-
-
-def resolve_device(name: str) -> Any:
-    """The JAX device for the `device` setting: cpu, gpu, or auto (a GPU when there is one)."""
-    import jax
-
-    if name == "cpu":
-        return jax.devices("cpu")[0]
-    gpus = gpu_devices()
-    if gpus:
-        return gpus[0]
-    if name == "gpu":
-        raise UsageError("device", gpu_missing_message())
-    return jax.devices("cpu")[0]
-
-
-def gpu_missing_message() -> str:
-    import jax
-
-    platforms = sorted({d.platform for d in jax.devices()})
-    return (
-        f"gpu requested but JAX {jax.__version__} finds no GPU (platforms: {', '.join(platforms)}); "
-        "use device=cpu or device=auto, or install jax[cuda12] on a machine with an NVIDIA GPU"
-    )
-
-
-def describe_device(device: Any) -> str:
-    """'cpu', or 'gpu:<model>' such as 'gpu:NVIDIA H200'."""
-    if device.platform == "cpu":
-        return "cpu"
-    return f"gpu:{device.device_kind}"
 
 
 # --- the compiled programs (pure functions; the backend binds their static arguments) ----------
 
-def _epoch(gradients: GradientFn, task: Task, activation: str, batch: int,
-           params: Any, x: Any, y: Any, order: Any, lr: Any) -> Any:
-    """One epoch of mini-batch SGD over the rows of (x, y) in `order`; returns the new params."""
+def _epoch(gradients: GradientFn, optimizer: optim.Optimizer, task: Task, activation: str,
+           batch: int, params: Any, opt_state: Any, x: Any, y: Any, order: Any, lr: Any) -> Any:
+    """One epoch of mini-batch updates over the rows of (x, y) in `order`.
+
+    Returns the new (params, optimizer state); both are carried through the scan.
+    """
     import jax
     import jax.numpy as jnp
 
-    def step(params: Any, idx: Any) -> tuple[Any, None]:
+    def step(carry: tuple[Any, Any], idx: Any) -> tuple[tuple[Any, Any], None]:
+        params, opt_state = carry
         # `order` is a permutation of the rows, so the gather may skip bounds handling.
         xb = x.at[idx].get(mode="promise_in_bounds")
         tb = task.targets(jnp, xb, y.at[idx].get(mode="promise_in_bounds"))
         grads = gradients(params, xb, tb, activation)
-        return jax.tree.map(lambda p, g: p - lr * g, params, grads), None
+        updates, opt_state = optimizer.update(grads, opt_state, params, lr, idx.shape[0])
+        return (optim.apply_updates(params, updates), opt_state), None
 
     n_full, rest = divmod(order.shape[0], batch)
-    params, _ = jax.lax.scan(step, params, order[: n_full * batch].reshape(n_full, batch))
+    carry = (params, opt_state)
+    carry, _ = jax.lax.scan(step, carry, order[: n_full * batch].reshape(n_full, batch))
     if rest:  # the last, smaller batch: a second, statically shaped step
-        params, _ = step(params, order[n_full * batch :])
-    return params
+        carry, _ = step(carry, order[n_full * batch :])
+    return carry
 
 
 def _score(task: Task, activation: str, params: Any, x: Any, y: Any) -> tuple[Any, Any]:
@@ -166,13 +128,15 @@ class CompiledEpochBackend(Backend):
                 x, y = self.data.split(name)
                 self._splits[name] = (put(x), put(np.asarray(y, dtype=np.int32)))
         self.params = put(self.initial_params())
+        optimizer = optim.build(self.settings.optimizer, jax.numpy)
+        self.opt_state = put(optimizer.init(self.params))
         activation, task = self.settings.activation, self.task
         batch = min(self.settings.batch_size, self.data.n_train)
         gradients = functools.partial(type(self).gradients, task)
         self._programs = {
             "epoch": jax.jit(
-                functools.partial(_epoch, gradients, task, activation, batch),
-                donate_argnums=0,
+                functools.partial(_epoch, gradients, optimizer, task, activation, batch),
+                donate_argnums=(0, 1),
             ),
             "score": jax.jit(functools.partial(_score, task, activation)),
             "predict": jax.jit(functools.partial(_predict, task, activation)),
@@ -180,7 +144,7 @@ class CompiledEpochBackend(Backend):
         # Compile now, for the shapes the loop and `fcnn train` will use, so no compilation
         # lands inside the timed epochs.
         x_train, y_train = self._splits["train"]
-        self._program("epoch", self.params, x_train, y_train,
+        self._program("epoch", self.params, self.opt_state, x_train, y_train,
                       put(np.arange(self.data.n_train, dtype=np.int32)), self._lr(0.0))
         for x, y in self._splits.values():
             self._program("score", self.params, x, y)
@@ -211,9 +175,8 @@ class CompiledEpochBackend(Backend):
         order = jax.device_put(np.asarray(order, dtype=np.int32), self._device)
         x, y = self._splits["train"]
         lr_array = self._lr(lr)
-        self.params = self._program("epoch", self.params, x, y, order, lr_array)(
-            self.params, x, y, order, lr_array
-        )
+        args = (self.params, self.opt_state, x, y, order, lr_array)
+        self.params, self.opt_state = self._program("epoch", *args)(*args)
 
     @_x64_scope
     def evaluate(self, split: str) -> tuple[float, float | None]:
@@ -234,6 +197,11 @@ class CompiledEpochBackend(Backend):
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         # np.array copies: the device buffers are donated to (and reused by) the next epoch.
         return [(np.array(w), np.array(b)) for w, b in self.params]
+
+    @_x64_scope
+    def get_opt_state(self) -> optim.OptState:
+        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.optim`."""
+        return optim.state_from_arrays(optim.state_arrays(self.opt_state))
 
 
 class JaxBackend(CompiledEpochBackend):

@@ -3,9 +3,11 @@
 The formulas are those of `fcnn_cli.model`, run in place: every activation and error buffer is
 allocated once and reused, matrix products write into them with `out=`, and no per-sample
 outer-product tensor is formed. The output error E = y - T comes from the task (softmax,
-sigmoid or identity output; `fcnn_cli.tasks`), written into its buffer. The step size lr/B is
-folded into it once: back-propagation is linear in E, so every gradient then arrives already
-scaled and each update is a single in-place subtraction.
+sigmoid or identity output; `fcnn_cli.tasks`), written into its buffer. The parameters and their
+gradients each live in one flat buffer (the (W, b) pairs are views into it), and the optimizer
+(`numpy_optim`) updates them in place. A scale is folded into the output error once:
+back-propagation is linear in E, so every gradient arrives already scaled; for SGD the scale is
+lr/B and a plain SGD update is a single in-place subtraction.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fcnn_cli import optim
+from fcnn_cli.backends import numpy_optim
 from fcnn_cli.backends.base import Backend
 
 if TYPE_CHECKING:
@@ -32,16 +36,22 @@ class NumpyBackend(Backend):
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
         self.activation = settings.activation
-        self.params = self.initial_params()
         dtype = np.dtype(settings.dtype)
         sizes = self.task.sizes()
+        layout = numpy_optim.FlatLayout(sizes)
+        # Parameters and gradients: one flat buffer each, (W, b) views into it.
+        flat_params, self.params = layout.empty(dtype)
+        for (w, b), (w0, b0) in zip(self.params, self.initial_params(), strict=True):
+            w[...], b[...] = w0, b0
+        flat_grads, grads = layout.empty(dtype)
+        self._optimizer = numpy_optim.build(settings.optimizer, layout, flat_params, flat_grads)
         batch = min(settings.batch_size, data.n_train)
         # zs[l] is the output of layer l (zs[0] the gathered input batch); errs[l] its error.
         self._zs = [np.empty((batch, n), dtype) for n in sizes]
         self._errs = [np.empty((batch, n), dtype) for n in sizes]
         self._eval = [np.empty((EVAL_CHUNK, n), dtype) for n in sizes[1:]]
-        self._wgrad = [np.empty_like(w) for w, _ in self.params]
-        self._bgrad = [np.empty_like(b) for _, b in self.params]
+        self._wgrad = [w for w, _ in grads]
+        self._bgrad = [b for _, b in grads]
 
     def _forward(self, x: np.ndarray, outs: list[np.ndarray]) -> np.ndarray:
         """Forward pass of the rows of `x` into the preallocated `outs`; returns the logits."""
@@ -61,24 +71,23 @@ class NumpyBackend(Backend):
         zs = [z[:n] for z in self._zs]
         np.take(self.data.x_train, idx, axis=0, out=zs[0])
         logits = self._forward(zs[0], zs[1:])
-        # Output error E = y - T (the task's), times lr/B (the mean's 1/B and the step size).
+        # Output error E = y - T (the task's).
         err = self._errs[-1][:n]
         self.task.numpy_output_error(logits, zs[0], self.data.y_train[idx], out=err)
-        err *= lr / n
+        # Times 1/B (the mean) and the optimizer's scale (lr for SGD): gradients arrive scaled.
+        err *= self._optimizer.error_scale(lr, n)
         for layer in range(len(self.params) - 1, -1, -1):
-            w, b = self.params[layer]
+            w = self.params[layer][0]
             below = None
             if layer > 0:  # the input layer's error is never needed
-                # Passed down through the old weights, before they are updated.
+                # Passed down through the current weights; the update comes after the pass.
                 below = self._errs[layer][:n]
                 np.matmul(err, w.T, out=below)
                 _times_derivative_inplace(self.activation, below, zs[layer])
-            dw, db = self._wgrad[layer], self._bgrad[layer]
-            np.matmul(zs[layer].T, err, out=dw)  # lr * dW
-            np.sum(err, axis=0, out=db)  # lr * db
-            w -= dw
-            b -= db
+            np.matmul(zs[layer].T, err, out=self._wgrad[layer])  # scale * dW
+            np.sum(err, axis=0, out=self._bgrad[layer])  # scale * db
             err = below
+        self._optimizer.update(lr, n)
 
     def train_epoch(self, order: np.ndarray, lr: float) -> None:
         batch = self.settings.batch_size
@@ -109,6 +118,10 @@ class NumpyBackend(Backend):
 
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(w.copy(), b.copy()) for w, b in self.params]
+
+    def get_opt_state(self) -> optim.OptState:
+        """A copy of the optimizer's state, in the shape of `fcnn_cli.optim`."""
+        return optim.state_from_arrays(optim.state_arrays(self._optimizer.state()))
 
 
 def _activate_inplace(name: str, a: np.ndarray) -> None:
