@@ -52,6 +52,16 @@ def _refuse_finished_run_dir(args: list[str]) -> None:
                 fail(f"hydra.run.dir: {run_dir} already holds a finished run; choose a new directory")
 
 
+def _register_launchers() -> None:
+    """Make fcnn's SLURM launcher known to Hydra in an editable install too, where Hydra's plugin
+    scan does not look into the source tree's hydra_plugins/ (a wheel install finds it anyway)."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.fcnn_slurm_launcher.slurm_launcher import FcnnSlurmLauncher
+
+    Plugins.instance().register(FcnnSlurmLauncher)
+
+
 def run_hydra_app(command: str, args: list[str]) -> None:
     import hydra
 
@@ -61,6 +71,7 @@ def run_hydra_app(command: str, args: list[str]) -> None:
     if not any(a in ("-m", "--multirun") for a in args):
         _refuse_finished_run_dir(args)
     task = getattr(importlib.import_module(module_name), attribute)
+    _register_launchers()
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
     sys.argv = [f"fcnn {command}", *args]
     app()

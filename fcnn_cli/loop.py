@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -44,6 +45,13 @@ class History:
         return [asdict(r) for r in self.records]
 
 
+class EpochCallback(Protocol):
+    """An observer of the loop: experiment trackers (fcnn_cli/tracking.py), checkpoints."""
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        """Called after each epoch, once its record is in the history (a diverged one too)."""
+
+
 def batch_orders(seed: int, n: int):
     """The per-epoch permutations of the training set, the same for every backend."""
     rng = np.random.default_rng([seed, 1])
@@ -62,8 +70,11 @@ def _progress(settings: Settings):
     )
 
 
-def run(backend: Backend, settings: Settings) -> History:
-    """Train `backend` for up to `settings.max_epochs` epochs and return the curves."""
+def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = ()) -> History:
+    """Train `backend` for up to `settings.max_epochs` epochs and return the curves.
+
+    Each of `callbacks` sees every epoch's record as soon as it is appended.
+    """
     history = History()
     lr = settings.lr
     orders = batch_orders(settings.seed, backend.data.n_train)
@@ -81,6 +92,8 @@ def run(backend: Backend, settings: Settings) -> History:
             history.records.append(
                 EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc, history.fit_seconds)
             )
+            for callback in callbacks:
+                callback.on_epoch_end(history.last)
             stats = f"loss {train_loss:.4f}  train {100 * train_acc:.2f}%  test {100 * test_acc:.2f}%"
             if val_acc is not None:
                 stats += f"  val {100 * val_acc:.2f}%"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fcnn_cli.errors import fail
+from fcnn_cli.report_groups import AVERAGED, std_key
 
 # (key, table header). The key names a --sort column and a report.csv column.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -56,6 +57,8 @@ class Run:
     row: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     best: bool = False
+    # The run's .hydra/config.yaml as dotted keys (for --group-by).
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def curves_file(self) -> Path:
@@ -131,6 +134,10 @@ def read_run(path: Path) -> Run:
     except Exception:  # noqa: BLE001
         overrides = None
     run.overrides = [str(o) for o in overrides] if isinstance(overrides, list) else []
+    if isinstance(config, dict):
+        from fcnn_cli.run_outputs import flat_config
+
+        run.config = flat_config(config)
 
     metrics: Any = None
     metrics_file = path / "metrics.json"
@@ -162,6 +169,8 @@ def read_run(path: Path) -> Run:
         "test_acc": _number(source.get("test_acc")),
         "fit_seconds": _number(source.get("fit_seconds")),
         "status": status,
+        # Why a run failed, when the SLURM launcher (or another) recorded it.
+        "failure": source.get("failure") if status == "failed" else None,
     }
     return run
 
@@ -250,8 +259,9 @@ def cell(run: Run, key: str) -> str:
     if value is None:
         return "-"
     if key in ACCURACIES:
-        return f"{100 * value:.2f}"
-    if key in ("lr", "annealing"):
+        std = run.row.get(std_key(key))  # a --group-by row: mean ± standard deviation
+        return f"{100 * value:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
+    if key in ("lr", "annealing") and isinstance(value, float):
         return f"{value:.4g}"
     if key == "fit_seconds":
         return f"{value:.2f}" if value < 10 else f"{value:.1f}"
@@ -264,9 +274,12 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def write_csv(path: Path, runs: list[Run]) -> None:
+def write_csv(path: Path, runs: list[Run], columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     """report.csv: the table's columns (raw values, accuracies as fractions) plus max_epochs."""
-    keys = [*COLUMN_KEYS, "max_epochs", "best", "path"]
+    keys = [key for key, _ in columns]
+    if any(std_key(column) in run.row for run in runs for column in AVERAGED):
+        keys += [std_key(column) for column in AVERAGED]
+    keys += ["max_epochs", "best", "path", "failure"]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(keys)
@@ -291,19 +304,26 @@ def study_lines(study: Study) -> list[str]:
     return lines
 
 
-def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str) -> None:
+def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str,
+                   columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     """report.md: the same table in Markdown, and the Optuna studies' best parameters."""
-    headers = [header for _, header in COLUMNS]
+    headers = [header for _, header in columns]
     lines = [f"# {title}", "", "| " + " | ".join(headers) + " |",
              "|" + "|".join("---" for _ in headers) + "|"]
     for run in runs:
-        lines.append("| " + " | ".join(cell(run, key).replace("|", "\\|") for key in COLUMN_KEYS)
+        lines.append("| " + " | ".join(cell(run, key).replace("|", "\\|") for key, _ in columns)
                      + " |")
     if any(run.best for run in runs):
         lines += ["", "`*` marks the best trial of an Optuna study."]
     for study in studies:
         lines += ["", *(f"- {line}" for line in study_lines(study))]
+    lines += ["", *(f"- {line}" for line in failure_lines(runs))] if failure_lines(runs) else []
     path.write_text("\n".join(lines) + "\n")
+
+
+def failure_lines(runs: list[Run]) -> list[str]:
+    """Why each failed run failed, where that was recorded (e.g. by the SLURM launcher)."""
+    return [f"{run.name} failed: {run.row['failure']}" for run in runs if run.row.get("failure")]
 
 
 def plot(path: Path, runs: list[Run]) -> int:
@@ -354,7 +374,8 @@ def plot(path: Path, runs: list[Run]) -> int:
     return drawn
 
 
-def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
+def print_table(runs: list[Run], studies: list[Study], title: str,
+                columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     from rich import box
     from rich.console import Console
     from rich.measure import Measurement
@@ -362,17 +383,17 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
 
     styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow"}
     # The dataset column only when the runs differ in it; the title names a common one.
-    keys = [k for k in COLUMN_KEYS if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
+    keys = [k for k, _ in columns if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
     datasets = {r.row["dataset"] for r in runs if r.row["dataset"]}
     if "dataset" not in keys and datasets:
         title += f" (dataset {datasets.pop()})"
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    headers = dict(COLUMNS)
+    headers = dict(columns)
     for key in keys:
         numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs")
         table.add_column(headers[key], justify="right" if numeric else "left")
     for run in runs:
-        status = run.row["status"]
+        status = run.row["status"].split(", ")[0].split(" ")[-1]  # a group's "5 completed"
         cells = [cell(run, key) for key in keys]
         cells[-1] = f"[{styles.get(status, 'red')}]{cells[-1]}[/]"
         table.add_row(*cells, style="bold" if run.best else None)
@@ -384,9 +405,14 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
     console.print(table)
     if any(run.best for run in runs):
         console.print("* the best trial of an Optuna study", style="dim")
+    if any(std_key(column) in run.row for run in runs for column in ACCURACIES):
+        console.print("accuracies: mean ± standard deviation over the completed runs of each row (n)",
+                      style="dim")
     for study in studies:
         for line in study_lines(study):
             console.print(line, markup=False, highlight=False)
+    for line in failure_lines(runs):
+        console.print(line, markup=False, highlight=False, style="red")
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -411,11 +437,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where report.csv/.md/.png go (default: the first DIR)")
     parser.add_argument("--no-plot", action="store_true", help="skip report.png")
+    parser.add_argument("--group-by", metavar="KEY",
+                        help="fold runs that differ only in config KEY (e.g. seed) into one row: "
+                             "accuracies as mean ± standard deviation over the completed runs")
     return parser
 
 
+def grouped_columns(key: str) -> tuple[tuple[str, str], ...]:
+    """The table's columns with --group-by KEY: KEY's values after the run names, n before status."""
+    columns = [c for c in COLUMNS if c[0] != "status"]
+    if key not in COLUMN_KEYS:
+        columns.insert(1, (key, key))
+    return (*columns, ("n", "n"), ("status", "status"))
+
+
 def main(argv: list[str]) -> int:
-    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR]`."""
+    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]`."""
     args = _parser().parse_args(argv)
     directories: list[Path] = args.dirs or [Path("outputs")]
     for directory in directories:
@@ -430,13 +467,24 @@ def main(argv: list[str]) -> int:
     runs = sort_runs(runs, args.sort, args.reverse)
     title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
         str(d) for d in directories)
-    print_table(runs, studies, title)
+    rows, columns = runs, COLUMNS
+    if args.group_by:
+        from fcnn_cli.report_groups import fold, value_of
+
+        if all(value_of(run, args.group_by) is None for run in runs):
+            fail(f"report: --group-by: no run has a config key {args.group_by!r} "
+                 f"(for example seed, lr, backend.name)")
+        # Members listed in run order within a row; the rows in the order asked for.
+        rows = sort_runs(fold(sort_runs(runs, "run"), args.group_by), args.sort, args.reverse)
+        columns = grouped_columns(args.group_by)
+        title += f", {len(rows)} row{'s' if len(rows) != 1 else ''} grouped by {args.group_by}"
+    print_table(rows, studies, title, columns)
 
     out: Path = args.out or directories[0]
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_csv(out / "report.csv", runs)
-        write_markdown(out / "report.md", runs, studies, title)
+        write_csv(out / "report.csv", rows, columns)
+        write_markdown(out / "report.md", rows, studies, title, columns)
         written = ["report.csv", "report.md"]
         if not args.no_plot:
             plot(out / "report.png", runs)

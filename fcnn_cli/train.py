@@ -11,12 +11,13 @@ from fcnn_cli.errors import exits_on_usage_error
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, run_outputs, settings
+    from fcnn_cli import backends, datasets, loop, run_outputs, settings, tracking
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
+    tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed)
     backend = backends.create(s, data)
-    history = loop.run(backend, s)
+    history = loop.run(backend, s, callbacks=[tracker] if tracker else ())
 
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()
@@ -60,6 +61,8 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
         run_outputs.plot_curves(run_dir / "curves.png", rows, title)
     # metrics.json last: its presence marks a finished run for `fcnn report`.
     run_outputs.write_json(run_dir / "metrics.json", metrics)
+    if tracker is not None:
+        tracker.finish(metrics, run_dir)
     return metrics
 
 

@@ -1,0 +1,1 @@
+"""fcnn's SLURM launcher for Hydra (`hydra/launcher=slurm`); Hydra finds plugins under hydra_plugins."""
