@@ -169,6 +169,7 @@ def read_run(path: Path) -> Run:
         "test_acc": _number(source.get("test_acc")),
         "fit_seconds": _number(source.get("fit_seconds")),
         "status": status,
+        "seed": source.get("seed", _get(config, "seed")),  # for --group-by seed
         # Why a run failed, when the SLURM launcher (or another) recorded it.
         "failure": source.get("failure") if status == "failed" else None,
     }

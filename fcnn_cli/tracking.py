@@ -197,9 +197,9 @@ def start(cfg: Any, run_dir: Path) -> RunTracker | None:
     settings = logger_settings(cfg)
     if settings is None:
         return None
+    client, experiment_id = connect(settings)  # first: a one-line error without MLflow
     from mlflow.entities import Param
 
-    client, experiment_id = connect(settings)
     sweep_dir, name = _sweep_context(run_dir)
     tags = {"fcnn.run_dir": str(run_dir.resolve()), ROLE_TAG: "run"}
     if sweep_dir is not None:
