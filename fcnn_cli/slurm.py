@@ -277,6 +277,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     for found in failed:
         run_dir, task_config = _run_dir(launcher, found)
         record_failure(run_dir, found, task_config)
+        _end_tracking(task_config, run_dir)
     log.info(f"SLURM {what}: {len(outcomes) - len(failed)} of {len(outcomes)} jobs completed"
              + (f", {len(failed)} failed" if failed else ""))
     for found in failed:
@@ -287,6 +288,16 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     message = (f"{len(failed)} of {len(outcomes)} jobs of SLURM {what} failed (listed above); "
                f"`fcnn report {sweep_dir}` shows every run")
     return [job_return(found, message) for found in outcomes]
+
+
+def _end_tracking(task_config: Any, run_dir: Path) -> None:
+    """With logger=mlflow, a job SLURM killed leaves its MLflow run open: end it as killed."""
+    from fcnn_cli import tracking
+
+    try:
+        tracking.end_dead_run(task_config, run_dir)
+    except Exception as err:  # noqa: BLE001 - tracking must not hide the sweep's outcome
+        log.warning(f"could not mark the MLflow run of {run_dir} as killed: {err}")
 
 
 def _run_dir(launcher: Any, found: Outcome) -> tuple[Path, Any]:

@@ -214,14 +214,25 @@ def start(cfg: Any, run_dir: Path) -> RunTracker | None:
     return RunTracker(client, run.info.run_id)
 
 
+def end_dead_run(cfg: Any, run_dir: Path, status: str = "KILLED") -> None:
+    """End, with `status`, the MLflow run of a job that died without ending it (a SLURM job
+    cancelled or timed out), so the UI does not show it running forever. No-op for logger=none."""
+    settings = logger_settings(cfg)
+    if settings is None:
+        return
+    client, experiment_id = connect(settings)
+    for run in client.search_runs([experiment_id], f"tags.`fcnn.run_dir` = '{run_dir.resolve()}' "
+                                                   f"and attributes.status = 'RUNNING'"):
+        client.set_terminated(run.info.run_id, status)
+
+
 class SweepCallback(Callback):
     """Hydra callback (with logger=mlflow): a parent run for a sweep, opened before its jobs start
     (which also creates a new local store once, not in every parallel job at once) and ended with
     the sweep, with Optuna's result attached."""
 
     def __init__(self) -> None:
-        self.client: Any = None
-        self.run_id: str | None = None
+        self.parent: RunTracker | None = None
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         try:
@@ -237,13 +248,14 @@ class SweepCallback(Callback):
                                 tags={SWEEP_TAG: str(sweep_dir), ROLE_TAG: "sweep",
                                       "fcnn.sweeper": str(config.hydra.sweeper.get("_target_")),
                                       "fcnn.overrides": overrides})
-        self.client, self.run_id = client, run.info.run_id
+        # A sweep that ends in an error (a failed job) never reaches on_multirun_end: the parent
+        # run then ends as FAILED when this process exits.
+        self.parent = RunTracker(client, run.info.run_id)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        if self.run_id is None:
+        if self.parent is None:
             return
         results = Path(str(config.hydra.sweep.dir)) / "optimization_results.yaml"
         if results.is_file():
-            self.client.log_artifact(self.run_id, str(results))
-        self.client.set_terminated(self.run_id, "FINISHED")
-        self.run_id = None
+            self.parent.client.log_artifact(self.parent.run_id, str(results))
+        self.parent.end("FINISHED")

@@ -6,6 +6,7 @@ missing accounting database. Skipped, with the reason, where no cluster answers.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import re
 import shutil
@@ -69,6 +70,29 @@ def _wait_for(path: Path, seconds: float) -> None:
         time.sleep(0.5)
 
 
+HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None
+
+
+def TRACKING_URI(root: Path) -> str:  # noqa: N802 - reads as the constant it is, per sweep root
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def _wait_for_epochs(uri: str, job: str, seconds: float) -> None:
+    """Until the MLflow run of sweep job `job` ("#1") has logged an epoch."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    deadline = time.monotonic() + seconds
+    while True:
+        experiment = client.get_experiment_by_name("fcnn")
+        runs = client.search_runs([experiment.experiment_id]) if experiment else []
+        if any(r.data.tags.get("mlflow.runName", "").startswith(f"{job} ") and "train_loss" in
+               r.data.metrics for r in runs):
+            return
+        assert time.monotonic() < deadline, f"job {job} logged no epoch in {seconds} s"
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory) -> dict[str, tuple[Path, str, int]]:
     """Four sweeps on the cluster, run once for the module: {name: (sweep dir, output, status)}.
@@ -92,8 +116,13 @@ def sweeps(tmp_path_factory) -> dict[str, tuple[Path, str, int]]:
     results["optuna"] = (dirs["optuna"], optuna.stdout + optuna.stderr, optuna.returncode)
 
     # Job 1 trains for far longer than the test waits; cancel it once it has started training.
-    cancel = _popen(*SLURM, *FAST, "struct=[32]", "max_epochs=3,100000", f"hydra.sweep.dir={dirs['cancel']}")
+    # ... and tracked in MLflow, which must not show the cancelled job as still running.
+    tracking = ("logger=mlflow", f"logger.tracking_uri={TRACKING_URI(root)}") if HAS_MLFLOW else ()
+    cancel = _popen(*SLURM, *FAST, "struct=[32]", "max_epochs=3,100000", *tracking,
+                    f"hydra.sweep.dir={dirs['cancel']}")
     _wait_for(dirs["cancel"] / "1" / ".hydra" / "config.yaml", 120)
+    if HAS_MLFLOW:
+        _wait_for_epochs(TRACKING_URI(root), "#1", 120)
     (job_dir,) = (dirs["cancel"] / ".submitit").glob("[0-9]*_1")
     subprocess.run(["scancel", job_dir.name], check=True)
     for name, proc in (("cancel", cancel), ("timeout", timeout)):
@@ -148,6 +177,23 @@ def test_cancelled_job_is_a_failed_run_and_the_other_completes(sweeps):
     # Hydra had started the job (its own config is there); the launcher only marked it failed.
     config = yaml.safe_load((sweep_dir / "1" / ".hydra" / "config.yaml").read_text())
     assert config["max_epochs"] == 100000
+
+
+@pytest.mark.skipif(not HAS_MLFLOW, reason="MLflow is not installed (pip install 'fcnn-cli[mlflow]')")
+def test_cancelled_job_ends_its_mlflow_run_as_killed(sweeps):
+    import mlflow
+
+    sweep_dir = sweeps["cancel"][0]
+    client = mlflow.MlflowClient(TRACKING_URI(sweep_dir.parent))
+    runs = client.search_runs([client.get_experiment_by_name("fcnn").experiment_id])
+    status = {r.data.tags.get("mlflow.runName", "").split(" ")[0]: r.info.status for r in runs
+              if r.data.tags.get("fcnn.role") == "run"}
+    assert status == {"#0": "FINISHED", "#1": "KILLED"}
+    (parent,) = [r for r in runs if r.data.tags.get("fcnn.role") == "sweep"]
+    assert parent.info.status == "FAILED"  # the sweep ended with a failed job
+    killed = next(r for r in runs if r.info.status == "KILLED")
+    assert killed.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert len(client.get_metric_history(killed.info.run_id, "train_loss")) >= 1  # logged live
 
 
 def test_job_over_its_time_limit_is_a_failed_run(sweeps):

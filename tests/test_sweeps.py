@@ -154,7 +154,8 @@ def test_slurm_preset_composes_with_documented_defaults():
                     "hydra", "--package", "hydra.launcher")
     assert proc.returncode == 0, proc.stderr
     launcher = yaml.safe_load(proc.stdout)  # the node alone, under "# @package hydra.launcher"
-    assert launcher["_target_"].endswith("submitit_launcher.SlurmLauncher")
+    # Hydra's submitit SlurmLauncher, waiting with squeue (fcnn_cli/slurm.py)
+    assert launcher["_target_"].endswith("fcnn_slurm_launcher.slurm_launcher.FcnnSlurmLauncher")
     assert launcher["partition"] == "gpu"
     for key in ("timeout_min", "cpus_per_task", "mem_gb", "array_parallelism"):
         assert isinstance(launcher[key], int) and launcher[key] > 0

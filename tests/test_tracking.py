@@ -71,15 +71,23 @@ def test_loop_callbacks_see_each_epoch_as_it_ends():
     assert [r.epoch for r in history.records] == [1, 2, 3, 4]
 
 
-def test_run_logs_config_curves_and_files_to_the_local_store(tmp_path):
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """One working directory (so one local store) for the tests that use the default store:
+    creating a new store (its database schema) is the slow part of a first run."""
+    return tmp_path_factory.mktemp("tracking")
+
+
+def test_run_logs_config_curves_and_files_to_the_local_store(workdir):
+    tmp_path = workdir
     proc = run_fcnn("train", "logger=mlflow", *NUMPY_FAST, "lr=0.2", "hydra.run.dir=run",
                     cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "alembic" not in proc.stderr and "Traceback" not in proc.stderr
     run_dir = tmp_path / "run"
     store = tmp_path / "outputs" / "mlflow"  # the default: an embedded SQLite store, no server
-    (run,) = _runs(_client(f"sqlite:///{store / 'mlflow.db'}"))
     client = _client(f"sqlite:///{store / 'mlflow.db'}")
+    (run,) = _runs(client)
     assert run.info.status == "FINISHED"
     params = run.data.params
     assert params["lr"] == "0.2" and params["struct"] == "[32]" and params["backend.name"] == "numpy"
@@ -103,7 +111,8 @@ def test_run_logs_config_curves_and_files_to_the_local_store(tmp_path):
     assert str(store / "artifacts") in run.info.artifact_uri
 
 
-def test_parallel_sweep_runs_nest_under_one_parent_run(tmp_path):
+def test_parallel_sweep_runs_nest_under_one_parent_run(workdir):
+    tmp_path = workdir
     sweep_dir = tmp_path / "sweep"
     proc = run_fcnn("train", "-m", "logger=mlflow", "logger.experiment=lr-sweep",
                     "hydra/launcher=local", "hydra.launcher.n_jobs=2", *NUMPY_FAST,
