@@ -247,8 +247,11 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         log.warning(f"hydra.launcher.timeout_min={limit_s // 60} leaves no room for submitit's "
                     f"warning signal (signal_delay_s={delay_s}, which SLURM may send up to 60 s "
                     f"early): jobs may be stopped as soon as they start")
-    executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
-                                     slurm_max_num_timeout=params.pop("max_num_timeout", 0))
+    try:
+        executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
+                                         slurm_max_num_timeout=params.pop("max_num_timeout", 0))
+    except RuntimeError as err:  # submitit's 'Could not detect "srun"': no SLURM client here
+        raise SlurmJobFailed(f"no SLURM here: {err} (`make slurm-up` starts a local cluster)") from None
     generic = set(OmegaConf.structured(BaseQueueConf).keys())
     executor.update_parameters(**{k if k in generic else f"slurm_{k}": v for k, v in params.items()})
 
@@ -261,7 +264,14 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         log.info(f"\t#{index} : {' '.join(filter_overrides(overrides))}")
         arguments.append((list(overrides), "hydra.sweep.dir", index, f"job_id_for_{index}",
                           Singleton.get_state()))
-    jobs = executor.map_array(launcher, *zip(*arguments, strict=True))
+    try:
+        jobs = executor.map_array(launcher, *zip(*arguments, strict=True))
+    except (submitit.core.utils.FailedJobError, OSError) as err:
+        # sbatch missing, no controller, or a request the cluster cannot meet (say, more CPUs
+        # per task than a node has): SLURM's own one line says which.
+        reason = _last_line_of(str(err)) or type(err).__name__
+        raise SlurmJobFailed(f"SLURM did not take the sweep: {reason} (`sinfo` shows the cluster; "
+                             f"`make slurm-up` starts a local one)") from None
     array_id = jobs[0].job_id.split("_")[0]
     what = f"job array {array_id}" if len(jobs) > 1 else f"job {array_id}"
     log.info(f"submitted to SLURM as {what}; waiting (squeue -j {array_id})")

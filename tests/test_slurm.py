@@ -227,6 +227,16 @@ def test_report_shows_failed_jobs_without_hiding_the_others(sweeps, tmp_path):
     assert sum(r["best"] == "1" for r in rows) == 1  # Optuna's best trial still marked
 
 
+def test_job_the_cluster_cannot_run_is_refused_in_one_line(tmp_path):
+    if "EnforcePartLimits=ALL" not in Path("/etc/slurm/slurm.conf").read_text():
+        pytest.skip("this cluster queues jobs it cannot run (no EnforcePartLimits=ALL)")
+    proc = run_fcnn(*SLURM, *FAST, "max_epochs=1", "lr=0.1,0.2", "hydra.launcher.cpus_per_task=4096",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "SLURM did not take the sweep: sbatch: error:" in proc.stderr
+
+
 def test_slurm_local_status_and_up_are_idempotent():
     script = REPO / "scripts" / "slurm-local"
     status = subprocess.run([str(script), "status"], capture_output=True, text=True, timeout=60)

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import REPO
+from conftest import NUMPY_FAST, REPO, run_fcnn
 
 from fcnn_cli import slurm
 
@@ -123,3 +123,14 @@ def test_slurm_local_usage():
     proc = subprocess.run([str(REPO / "scripts" / "slurm-local"), "sideways"], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_slurm_launcher_without_slurm_is_one_line(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    proc = run_fcnn("train", "-m", "hydra/launcher=slurm", *NUMPY_FAST, "lr=0.1,0.2",
+                    f"hydra.sweep.dir={tmp_path / 'sweep'}", env={"PATH": str(empty)})
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert 'no SLURM here: Could not detect "srun"' in proc.stderr
+    assert "make slurm-up" in proc.stderr
