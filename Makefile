@@ -97,11 +97,11 @@ SEED_ARGS ?=
 SEEDS_DIR := outputs/multirun/seeds-$(STAMP_NOW)
 seed_sweep = $(FCNN) train -m experiment=$(1) seed=$(SEEDS) progress=false $(SEED_ARGS) hydra.sweep.dir=$(SEEDS_DIR)/$(1)
 
-seeds-ex5.1: $(STAMP) ## Example 5.1 (sklearn) over SEEDS=1,2,3,4,5, then mean ± std (~10 min on 2 cores)
+seeds-ex5.1: $(STAMP) ## Example 5.1 (sklearn) over SEEDS=1,2,3,4,5, then mean ± std (~40 min on 2 cores)
 	$(call seed_sweep,ex5_1)
 	$(FCNN) report $(SEEDS_DIR)/ex5_1 --group-by seed
 
-seeds-ex5.2: $(STAMP) ## Example 5.2 (numpy, batch 10) over SEEDS, then mean ± std (~25 min on 2 cores)
+seeds-ex5.2: $(STAMP) ## Example 5.2 (numpy, batch 10) over SEEDS, then mean ± std (~45 min on 2 cores)
 	$(call seed_sweep,ex5_2)
 	$(FCNN) report $(SEEDS_DIR)/ex5_2 --group-by seed
 
@@ -109,11 +109,11 @@ seeds-ex5.3: $(STAMP) ## Example 5.3 (jax, batch 10) over SEEDS, then mean ± st
 	$(call seed_sweep,ex5_3)
 	$(FCNN) report $(SEEDS_DIR)/ex5_3 --group-by seed
 
-seeds-ex5.4: $(STAMP) ## Example 5.4 (jax-grad) over SEEDS, then mean ± std (~5 min on 2 cores)
+seeds-ex5.4: $(STAMP) ## Example 5.4 (jax-grad) over SEEDS, then mean ± std (~17 min on 2 cores)
 	$(call seed_sweep,ex5_4)
 	$(FCNN) report $(SEEDS_DIR)/ex5_4 --group-by seed
 
-seeds: $(STAMP) ## Examples 5.1-5.4 over SEEDS each, then one report of mean ± std (about an hour on 2 cores)
+seeds: $(STAMP) ## Examples 5.1-5.4 over SEEDS each, then one report of mean ± std (about 2 h on 2 cores)
 	$(call seed_sweep,ex5_1)
 	$(call seed_sweep,ex5_2)
 	$(call seed_sweep,ex5_3)
