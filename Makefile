@@ -118,3 +118,53 @@ gpu-check-prepare: $(STAMP) ## the GPU check's carry (.gpu-check/): wheels for t
 
 gpu-check-dry-run: gpu-check-prepare ## scripts/gpu_check.sh's steps on this CPU, in a venv imitating the device image (~2 min)
 	PYTHON=$(BIN)/python bash scripts/gpu_check.sh --dry-run
+# --- scaling out: a local SLURM cluster, sweeps on it, MLflow, seeds --------------------------
+.PHONY: slurm-up slurm-down slurm-status sweep-slurm mlflow-ui seeds seeds-ex5.1 seeds-ex5.2 seeds-ex5.3 seeds-ex5.4
+
+slurm-up: ## start a one-node SLURM cluster on this machine (root; installs slurm-wlm and munge with apt)
+	scripts/slurm-local up
+
+slurm-down: ## stop the local SLURM cluster's daemons
+	scripts/slurm-local down
+
+slurm-status: ## is the local SLURM cluster up? (sinfo)
+	scripts/slurm-local status
+
+sweep-slurm: $(STAMP) ## `make sweep`'s 8 jobs as one SLURM job array on the running cluster, then a report
+	$(FCNN) train -m hydra/launcher=slurm dataset=digits max_epochs=20 batch_size=32 progress=false \
+		backend=numpy,sklearn lr=0.05,0.2 'struct=[64],[128,64]' hydra.sweep.dir=outputs/multirun/sweep-slurm-$(STAMP_NOW)
+	$(FCNN) report outputs/multirun/sweep-slurm-$(STAMP_NOW) --sort test_acc
+
+MLFLOW_PORT ?= 5000
+mlflow-ui: $(STAMP) ## MLflow's UI on the local store (outputs/mlflow, `logger=mlflow` runs) at http://127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+# The lab's examples over several seeds, then `fcnn report --group-by seed`: mean ± std per example.
+# SEEDS=1,2,3 for fewer; SEED_ARGS for more overrides, e.g. SEED_ARGS=hydra/launcher=slurm.
+SEEDS     ?= 1,2,3,4,5
+SEED_ARGS ?=
+SEEDS_DIR := outputs/multirun/seeds-$(STAMP_NOW)
+seed_sweep = $(FCNN) train -m experiment=$(1) seed=$(SEEDS) progress=false $(SEED_ARGS) hydra.sweep.dir=$(SEEDS_DIR)/$(1)
+
+seeds-ex5.1: $(STAMP) ## Example 5.1 (sklearn) over SEEDS=1,2,3,4,5, then mean ± std (~40 min on 2 cores)
+	$(call seed_sweep,ex5_1)
+	$(FCNN) report $(SEEDS_DIR)/ex5_1 --group-by seed
+
+seeds-ex5.2: $(STAMP) ## Example 5.2 (numpy, batch 10) over SEEDS, then mean ± std (~45 min on 2 cores)
+	$(call seed_sweep,ex5_2)
+	$(FCNN) report $(SEEDS_DIR)/ex5_2 --group-by seed
+
+seeds-ex5.3: $(STAMP) ## Example 5.3 (jax, batch 10) over SEEDS, then mean ± std (~15 min on 2 cores)
+	$(call seed_sweep,ex5_3)
+	$(FCNN) report $(SEEDS_DIR)/ex5_3 --group-by seed
+
+seeds-ex5.4: $(STAMP) ## Example 5.4 (jax-grad) over SEEDS, then mean ± std (~17 min on 2 cores)
+	$(call seed_sweep,ex5_4)
+	$(FCNN) report $(SEEDS_DIR)/ex5_4 --group-by seed
+
+seeds: $(STAMP) ## Examples 5.1-5.4 over SEEDS each, then one report of mean ± std (about 2 h on 2 cores)
+	$(call seed_sweep,ex5_1)
+	$(call seed_sweep,ex5_2)
+	$(call seed_sweep,ex5_3)
+	$(call seed_sweep,ex5_4)
+	$(FCNN) report $(SEEDS_DIR) --group-by seed

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -46,6 +47,13 @@ class History:
 
     def rows(self) -> list[dict]:
         return [asdict(r) for r in self.records]
+
+
+class EpochCallback(Protocol):
+    """An observer of the loop: experiment trackers (fcnn_cli/tracking.py), checkpoints."""
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        """Called after each epoch, once its record is in the history (a diverged one too)."""
 
 
 def batch_orders(seed: int, n: int):
@@ -82,8 +90,11 @@ def _stats(record: EpochRecord, columns: tuple[str, ...]) -> str:
     return "  ".join(parts)
 
 
-def run(backend: Backend, settings: Settings) -> History:
-    """Train `backend` for up to `settings.max_epochs` epochs and return the curves."""
+def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = ()) -> History:
+    """Train `backend` for up to `settings.max_epochs` epochs and return the curves.
+
+    Each of `callbacks` sees every epoch's record as soon as it is appended.
+    """
     history = History()
     lr = settings.lr
     orders = batch_orders(settings.seed, backend.data.n_train)
@@ -101,6 +112,8 @@ def run(backend: Backend, settings: Settings) -> History:
             record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
                                  history.fit_seconds, test_loss, val_loss)
             history.records.append(record)
+            for callback in callbacks:
+                callback.on_epoch_end(record)
             progress.update(task, advance=1, stats=_stats(record, backend.task.curve_columns))
             if not math.isfinite(train_loss):
                 history.status = "diverged"

@@ -21,6 +21,7 @@ from typing import Any
 
 from fcnn_cli import atomic
 from fcnn_cli.errors import fail
+from fcnn_cli.report_groups import AVERAGED, std_key
 from fcnn_cli.runs import FAILED, RunDir, find_runs, natural_key
 
 # (key, table header). The key names a --sort column and a report.csv column.
@@ -70,6 +71,8 @@ class Run:
     row: dict[str, Any] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     best: bool = False
+    # The run's .hydra/config.yaml as dotted keys (for --group-by).
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def curves_file(self) -> Path:
@@ -127,6 +130,10 @@ def read_run(path: Path) -> Run:
     run.overrides = run_dir.read_overrides()
     status = run_dir.status()
     source = run_dir.read_metrics() or {}
+    if isinstance(config, dict):
+        from fcnn_cli.run_outputs import flat_config
+
+        run.config = flat_config(config)  # for --group-by
     struct = source.get("struct", config.get("struct") if isinstance(config, dict) else None)
     epochs = source.get("epochs_completed")
     fit_seconds = _number(source.get("fit_seconds"))
@@ -154,6 +161,7 @@ def read_run(path: Path) -> Run:
         and epochs > 0 else None,
         "status": status,
         "error": run_dir.failure() if status == FAILED else None,
+        "seed": source.get("seed", _get(config, "seed")),  # for --group-by seed
     }
     return run
 
@@ -266,8 +274,9 @@ def cell(run: Run, key: str) -> str:
     if value is None:
         return "-"
     if key in ACCURACIES:
-        return f"{100 * value:.2f}"
-    if key in ("lr", "annealing", "train_loss"):
+        std = run.row.get(std_key(key))  # a --group-by row: mean ± standard deviation
+        return f"{100 * value:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
+    if key in ("lr", "annealing", "train_loss") and isinstance(value, float):
         return f"{value:.4g}"
     if key in ("fit_seconds", "s_per_epoch"):
         return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
@@ -280,9 +289,12 @@ def _csv_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def write_csv(path: Path, runs: list[Run]) -> None:
+def write_csv(path: Path, runs: list[Run], columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     """report.csv: the table's columns (raw values, accuracies as fractions) plus max_epochs."""
-    keys = [*COLUMN_KEYS, "max_epochs", "best", "error", "path"]
+    keys = [key for key, _ in columns]
+    if any(std_key(column) in run.row for run in runs for column in AVERAGED):
+        keys += [std_key(column) for column in AVERAGED]
+    keys += ["max_epochs", "best", "error", "path"]
     with atomic.atomic_open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(keys)
@@ -311,24 +323,27 @@ def study_lines(study: Study) -> list[str]:
     return lines
 
 
-def shown_columns(runs: list[Run]) -> list[str]:
+def shown_columns(runs: list[Run], columns: tuple[tuple[str, str], ...] = COLUMNS) -> list[str]:
     """The columns of the printed and Markdown tables: OPTIONAL ones only when they say something."""
     def says_something(key: str) -> bool:
         if key == "task":
             return any(run.row.get("task") not in (None, "classify") for run in runs)
         return any(run.row.get(key) is not None for run in runs)
 
-    return [key for key in COLUMN_KEYS if key not in OPTIONAL or says_something(key)]
+    return [key for key, _ in columns if key not in OPTIONAL or says_something(key)]
+
+
 def failure_lines(runs: list[Run]) -> list[str]:
     """One line per failed run: its name and why it failed."""
     return [f"{run.name}: {run.row['error']}" for run in runs
             if run.row.get("status") == FAILED and run.row.get("error")]
 
 
-def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str) -> None:
+def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str,
+                   columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     """report.md: the same table in Markdown, and the Optuna studies' best parameters."""
-    keys = shown_columns(runs)
-    headers = [dict(COLUMNS)[key] for key in keys]
+    keys = shown_columns(runs, columns)
+    headers = [dict(columns)[key] for key in keys]
     lines = [f"# {title}", "", "| " + " | ".join(headers) + " |",
              "|" + "|".join("---" for _ in headers) + "|"]
     for run in runs:
@@ -452,7 +467,8 @@ def _label(run: Run) -> str:
     return " ".join(parts)
 
 
-def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
+def print_table(runs: list[Run], studies: list[Study], title: str,
+                columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
     from rich import box
     from rich.console import Console
     from rich.measure import Measurement
@@ -460,19 +476,19 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
 
     styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow"}
     # The dataset column only when the runs differ in it; the title names a common one.
-    keys = [k for k in shown_columns(runs)
+    keys = [k for k in shown_columns(runs, columns)
             if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
     datasets = {r.row["dataset"] for r in runs if r.row["dataset"]}
     if "dataset" not in keys and datasets:
         title += f" (dataset {datasets.pop()})"
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
-    headers = dict(COLUMNS)
+    headers = dict(columns)
     for key in keys:
         numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs",
                           "train_loss", "epochs_to_99", "s_per_epoch")
         table.add_column(headers[key], justify="right" if numeric else "left")
     for run in runs:
-        status = run.row["status"]
+        status = run.row["status"].split(", ")[0].split(" ")[-1]  # a group's "5 completed"
         cells = [cell(run, key) for key in keys]
         cells[-1] = f"[{styles.get(status, 'red')}]{cells[-1]}[/]"
         table.add_row(*cells, style="bold" if run.best else None)
@@ -489,9 +505,14 @@ def print_table(runs: list[Run], studies: list[Study], title: str) -> None:
         console.print(f"{len(failures)} failed:", style="red")
         for line in failures:
             console.print(f"  {line}", markup=False, highlight=False)
+    if any(std_key(column) in run.row for run in runs for column in ACCURACIES):
+        console.print("accuracies: mean ± standard deviation over the completed runs of each row (n)",
+                      style="dim")
     for study in studies:
         for line in study_lines(study):
             console.print(line, markup=False, highlight=False)
+    for line in failure_lines(runs):
+        console.print(line, markup=False, highlight=False, style="red")
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -516,11 +537,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where report.csv/.md/.png go (default: the first DIR)")
     parser.add_argument("--no-plot", action="store_true", help="skip report.png")
+    parser.add_argument("--group-by", metavar="KEY",
+                        help="fold runs that differ only in config KEY (e.g. seed) into one row: "
+                             "accuracies as mean ± standard deviation over the completed runs")
     return parser
 
 
+def grouped_columns(key: str) -> tuple[tuple[str, str], ...]:
+    """The table's columns with --group-by KEY: KEY's values after the run names, n before status."""
+    columns = [c for c in COLUMNS if c[0] != "status"]
+    if key not in COLUMN_KEYS:
+        columns.insert(1, (key, key))
+    return (*columns, ("n", "n"), ("status", "status"))
+
+
 def main(argv: list[str]) -> int:
-    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR]`."""
+    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]`."""
     args = _parser().parse_args(argv)
     directories: list[Path] = args.dirs or [Path("outputs")]
     for directory in directories:
@@ -535,13 +567,24 @@ def main(argv: list[str]) -> int:
     runs = sort_runs(runs, args.sort, args.reverse)
     title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
         str(d) for d in directories)
-    print_table(runs, studies, title)
+    rows, columns = runs, COLUMNS
+    if args.group_by:
+        from fcnn_cli.report_groups import fold, value_of
+
+        if all(value_of(run, args.group_by) is None for run in runs):
+            fail(f"report: --group-by: no run has a config key {args.group_by!r} "
+                 f"(for example seed, lr, backend.name)")
+        # Members listed in run order within a row; the rows in the order asked for.
+        rows = sort_runs(fold(sort_runs(runs, "run"), args.group_by), args.sort, args.reverse)
+        columns = grouped_columns(args.group_by)
+        title += f", {len(rows)} row{'s' if len(rows) != 1 else ''} grouped by {args.group_by}"
+    print_table(rows, studies, title, columns)
 
     out: Path = args.out or directories[0]
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_csv(out / "report.csv", runs)
-        write_markdown(out / "report.md", runs, studies, title)
+        write_csv(out / "report.csv", rows, columns)
+        write_markdown(out / "report.md", rows, studies, title, columns)
         written = ["report.csv", "report.md"]
         if not args.no_plot:
             plot(out / "report.png", runs)

@@ -165,3 +165,15 @@ def load_model(path: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
         n_layers = sum(1 for k in z.files if k.startswith("W"))
         params = [(z[f"W{i}"], z[f"b{i}"]) for i in range(n_layers)]
         return params, str(z["activation"])
+
+
+def flat_config(mapping: Any, prefix: str = "") -> dict[str, Any]:
+    """A run's config as dotted keys: {"optimizer": {"name": "sgd"}} -> {"optimizer.name": "sgd"}."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -12,15 +12,16 @@ from fcnn_cli.hydra_hooks import guarded_task
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, probe, run_outputs, runs, settings, tasks
+    from fcnn_cli import backends, datasets, loop, probe, run_outputs, runs, settings, tasks, tracking
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
     task = tasks.create(s, data)  # the checks that need the data, still before any training
     objective_name = resolve_objective(s.objective, task)
     probe_layer = probe.check(s.probe, task, data) if s.probe else None
+    tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
     backend = backends.create(s, data)
-    history = loop.run(backend, s)
+    history = loop.run(backend, s, callbacks=[tracker] if tracker else ())
 
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()
@@ -79,6 +80,8 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     metrics["objective_value"] = value if math.isfinite(value) else None
     # metrics.json last: its presence marks a finished run for `fcnn report`.
     out.write_metrics(metrics)
+    if tracker is not None:
+        tracker.finish(metrics, run_dir)
     return metrics
 
 

@@ -71,13 +71,14 @@ if LocalLauncher is not None and SlurmLauncher is not None:
             return launch_submitit_surviving(self, job_overrides, initial_job_idx)
 
     class SurvivingSlurmLauncher(SlurmLauncher):
-        """submitit's SLURM launcher, carrying on when a job dies (killed, out of memory, out of
-        time): it is recorded as failed in its directory and the sweep goes on."""
+        """submitit's SLURM launcher, submitting the sweep as one job array and waiting with
+        squeue (no accounting database needed); a job that dies (cancelled, out of memory, out
+        of time) is recorded as failed in its directory and the sweep goes on."""
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.sweeps import launch_submitit_surviving
+            from fcnn_cli import slurm
 
-            return launch_submitit_surviving(self, job_overrides, initial_job_idx)
+            return slurm.launch(self, job_overrides, initial_job_idx)
 
     PLUGINS += [SurvivingLocalLauncher, SurvivingSlurmLauncher]

@@ -15,7 +15,7 @@ if _RULES:
 
     _real_run = _loop.run
 
-    def _run(backend, settings):
+    def _run(backend, settings, *args, **kwargs):
         from hydra.core.hydra_config import HydraConfig
 
         what = _RULES.get(str(HydraConfig.get().job.num))
@@ -23,6 +23,6 @@ if _RULES:
             os.kill(os.getpid(), signal.SIGKILL)
         elif what == "raise":
             raise RuntimeError("injected failure")
-        return _real_run(backend, settings)
+        return _real_run(backend, settings, *args, **kwargs)
 
     _loop.run = _run
