@@ -41,10 +41,7 @@ def read(path: Path, saved: SavedModel) -> tuple[list[str], np.ndarray]:
         return read_png_folder(path, saved)
     if not path.is_file():
         raise UsageError(KEY, f"{path}: no such file or directory")
-    if path.suffix.lower() == ".npy":
-        array = read_npy(path)
-    else:
-        array = read_idx(path)
+    array = read_npy(path) if path.suffix.lower() == ".npy" else read_idx(path)
     x = to_features(array, saved, path)
     return [str(i) for i in range(x.shape[0])], x
 
