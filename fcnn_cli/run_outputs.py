@@ -379,7 +379,7 @@ def plot_confusion(path: Path, confusion: np.ndarray, labels: Sequence[Any], tit
     from sklearn.metrics import ConfusionMatrixDisplay
 
     plt = _figure()
-    side = min(9.0, 3.0 + 0.45 * len(labels))
+    side = min(8.0, 2.5 + 0.4 * len(labels))
     fig, ax = plt.subplots(figsize=(side + 0.6, side))
     display = ConfusionMatrixDisplay(confusion, display_labels=[str(label) for label in labels])
     display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")

@@ -58,3 +58,31 @@ def digits_run(tmp_path_factory):
         return made[backend]
 
     return get
+
+
+class Result:
+    """What a command run in this process left: its exit status and output."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def fcnn_here(capsys):
+    """`fcnn ARGS` run in this process (the same dispatcher, without a new interpreter's start-up
+    of scikit-learn and matplotlib): a result like run_fcnn's. For the plain commands only
+    (evaluate, predict, report, ...): Hydra apps keep global state in the process."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        from fcnn_cli import cli
+
+        try:
+            cli.main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from conftest import NUMPY_FAST, read_metrics, run_fcnn
 
-from fcnn_cli import cli
-
 BACKENDS = ("numpy", "jax", "jax-grad", "sklearn")
 
 
@@ -28,29 +26,6 @@ def assert_refused(result, *fragments: str) -> None:
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
-
-
-class Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-@pytest.fixture
-def fcnn_here(capsys):
-    """`fcnn ARGS` run in this process (the same dispatcher, without a new interpreter's start-up
-    of scikit-learn and matplotlib): a result like run_fcnn's."""
-
-    def run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            cli.main(list(args))
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
 
 
 def _copy(run: Path, tmp_path: Path, name: str = "run") -> Path:
@@ -208,3 +183,15 @@ def test_evaluate_refuses_bad_input_in_one_line(digits_run, tmp_path, fcnn_here)
     assert_refused(here("evaluate", str(no_val), "--split", "val"), "--split val",
                    "no validation set")
     assert _snapshot(no_val) == before  # a refused evaluation writes nothing
+
+
+def test_tab_completion_knows_evaluate_and_predict():
+    from fcnn_cli import completion
+
+    assert {"evaluate", "predict"} <= set(completion.query("fcnn "))
+    assert completion.query("fcnn evaluate run --split ") == ["test", "train", "val"]
+    assert completion.query("fcnn evaluate run --dataset d") == ["digits"]
+    assert completion.query("fcnn evaluate --") == ["--help", "--split", "--dataset", "--classes",
+                                                    "--out"]
+    assert completion.query("fcnn predict run ") == []  # INPUT: the shell completes file names
+    assert completion.query("fcnn predict run x.npy --") == ["--help", "--out"]
