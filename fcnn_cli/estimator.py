@@ -98,6 +98,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         for name, (group, nested) in NESTED.items():
             if key in (f"{group}.{nested}", group if nested == "name" else None):
                 key = name
+                break
         return ValueError(f"FCNNClassifier: {key}: {err.message}")
 
     # --- fitting -----------------------------------------------------------------------------------
