@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,110 +27,11 @@ if TYPE_CHECKING:
     import numpy as np
 
     from fcnn_cli.run_outputs import SavedModel
+    from fcnn_cli.scoring import Evaluation
 
 SPLITS = ("test", "train", "val")
-# The most confidently wrong images in the figure, and the worst reconstructions.
-MISTAKES_SHOWN = 24
-RECONSTRUCTIONS_SHOWN = 12
 # Exit status when some runs of a sweep were evaluated and others could not be (bad input: 2).
 PARTIAL_EXIT = 1
-
-
-@dataclass
-class Evaluation:
-    """What evaluating one split gives: eval.json's content and the arrays its figures need."""
-
-    result: dict[str, Any]
-    confusion: np.ndarray | None = None
-    shown: np.ndarray | None = None  # row indices for the figure: mistakes or worst reconstructions
-    captions: list[str] = field(default_factory=list)
-    reconstructions: np.ndarray | None = None
-
-
-# --- scoring ------------------------------------------------------------------------------------
-
-def _labels(saved: SavedModel) -> list[Any]:
-    return saved.classes.tolist()
-
-
-def score_classifier(saved: SavedModel, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Accuracy, loss, per-class precision/recall/F1, confusion matrix and the most confidently
-    wrong rows of the feature rows `x` with class indices `y`."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    from fcnn_cli import inference
-
-    a = inference.logits(saved, x)
-    loss_sum, correct = inference.task_of(saved).score(np, a, x, y)
-    proba = inference.probabilities(saved, a)
-    predicted = inference.class_indices(saved, a)
-    indices = np.arange(saved.n_classes)
-    labels = _labels(saved)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y, predicted, labels=indices, zero_division=0)
-    averages = {}
-    for average in ("macro", "weighted"):
-        p, r, f, _ = precision_recall_fscore_support(y, predicted, labels=indices, average=average,
-                                                     zero_division=0)
-        averages[f"{average}_avg"] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    confusion = confusion_matrix(y, predicted, labels=indices)
-    wrong = np.flatnonzero(predicted != y)
-    confidence = proba[wrong, predicted[wrong]]
-    mistakes = wrong[np.argsort(-confidence, kind="stable")]
-    n = int(x.shape[0])
-    result = {
-        "n": n,
-        "accuracy": int(correct) / n,
-        "loss": float(loss_sum) / n,
-        "errors": int(wrong.size),
-        "per_class": [
-            {"class": labels[k], "precision": float(precision[k]), "recall": float(recall[k]),
-             "f1": float(f1[k]), "support": int(support[k])}
-            for k in indices
-        ],
-        **averages,
-        "confusion_matrix": confusion.tolist(),
-        "most_confident_mistakes": [
-            {"index": int(i), "true": labels[y[i]], "predicted": labels[predicted[i]],
-             "probability": float(proba[i, predicted[i]])}
-            for i in mistakes[:MISTAKES_SHOWN]
-        ],
-    }
-    shown = mistakes[:MISTAKES_SHOWN]
-    captions = [f"true {labels[y[i]]}\npred {labels[predicted[i]]} {100 * proba[i, predicted[i]]:.0f}%"
-                for i in shown]
-    return Evaluation(result, confusion=confusion, shown=shown, captions=captions)
-
-
-def score_autoencoder(saved: SavedModel, x: np.ndarray, y: np.ndarray) -> Evaluation:
-    """Reconstruction error of the feature rows `x` (the training's loss, half the squared error
-    summed over the features, and the mean squared error per feature), per class of `y`, and the
-    worst reconstructed rows."""
-    import numpy as np
-
-    from fcnn_cli import inference
-
-    a = inference.logits(saved, x)
-    loss_sum, _ = inference.task_of(saved).score(np, a, x, y)
-    per_row = 0.5 * np.sum((a.astype(np.float64) - x) ** 2, axis=1)
-    n = int(x.shape[0])
-    labels = _labels(saved)
-    per_class = []
-    for k, label in enumerate(labels):
-        rows = per_row[y == k]
-        if rows.size:
-            per_class.append({"class": label, "loss": float(rows.mean()), "support": int(rows.size)})
-    worst = np.argsort(-per_row, kind="stable")[:RECONSTRUCTIONS_SHOWN]
-    result = {
-        "n": n,
-        "loss": float(loss_sum) / n,
-        "mse": float(2 * per_row.sum() / (n * x.shape[1])),
-        "per_class": per_class,
-        "worst_reconstructions": [{"index": int(i), "class": labels[y[i]], "loss": float(per_row[i])}
-                                  for i in worst],
-    }
-    return Evaluation(result, shown=worst, reconstructions=a[worst])
 
 
 # --- the data a run was trained on --------------------------------------------------------------
@@ -174,10 +75,13 @@ def load_split(run: RunDir, saved: SavedModel, request: Request) -> tuple[np.nda
                                       f"to evaluate on, one of {', '.join(datasets.DATASETS)}")
     name = request.dataset or s.dataset
     labels = saved.classes.tolist()
-    if saved.task == "autoencoder":
-        model_classes = None if s is None else s.classes
-    elif all(isinstance(c, int) for c in labels):
-        model_classes = None if labels == list(range(len(labels))) else tuple(labels)
+    if s is not None:  # the classes the run trained on
+        model_classes = s.classes
+    elif saved.task == "autoencoder":
+        model_classes = None
+    elif all(isinstance(c, int) and not isinstance(c, bool) for c in labels):
+        whole = list(range(datasets.SHAPES[name].n_classes))
+        model_classes = None if labels == whole else tuple(labels)
     else:
         raise UsageError("--dataset", f"the model's classes are not {name}'s labels: "
                                       f"{', '.join(map(str, labels))}")
@@ -194,6 +98,9 @@ def load_split(run: RunDir, saved: SavedModel, request: Request) -> tuple[np.nda
         raise UsageError("--dataset", f"the model takes {saved.n_features} features per input; "
                                       f"{name} has {shape.n_features}")
     data = datasets.load(name, path, dtype, val_fraction, seed, model_classes)
+    if saved.task != "autoencoder" and list(data.classes) != labels:
+        raise UsageError("RUN_DIR", f"the model's classes ({', '.join(map(str, labels))}) are not "
+                                    f"the data's ({', '.join(map(str, data.classes))})")
     x, y = data.split(request.split)
     if saved.input_divisor is not None and saved.input_divisor != shape.divisor:
         # A model that takes other raw values than this dataset's scaling gives (a model saved
@@ -230,7 +137,7 @@ def _stem(request: Request, run_dataset: str | None) -> str:
 def evaluate_run(run: RunDir, request: Request, out: Path | None) -> tuple[Evaluation, Path, list[str]]:
     """Evaluate one run and write eval.json and its figures to `out` (default: the run's
     directory); returns the evaluation, where it went and the file names written."""
-    from fcnn_cli import run_outputs
+    from fcnn_cli import run_outputs, scoring
     from fcnn_cli.runs import write_json
 
     run.check_model()
@@ -240,7 +147,7 @@ def evaluate_run(run: RunDir, request: Request, out: Path | None) -> tuple[Evalu
         raise UsageError("RUN_DIR", str(err)) from None
     start = time.perf_counter()
     x, y, described = load_split(run, saved, request)
-    scorer = score_classifier if saved.task != "autoencoder" else score_autoencoder
+    scorer = scoring.score_classifier if saved.task != "autoencoder" else scoring.score_autoencoder
     evaluation = scorer(saved, x, y)
     seconds = time.perf_counter() - start
     metrics = run.read_metrics() or {}
@@ -280,7 +187,7 @@ def _write_figures(target: RunDir, stem: str, saved: SavedModel, x: np.ndarray,
     if evaluation.confusion is not None:
         path = target.eval_figure(stem, "confusion")
         accuracy = evaluation.result["accuracy"]
-        run_outputs.plot_confusion(path, evaluation.confusion, _labels(saved),
+        run_outputs.plot_confusion(path, evaluation.confusion, saved.classes.tolist(),
                                    f"{where}: accuracy {100 * accuracy:.2f}% "
                                    f"({evaluation.result['n']:,} inputs)")
         written.append(path.name)

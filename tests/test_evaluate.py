@@ -195,3 +195,15 @@ def test_tab_completion_knows_evaluate_and_predict():
                                                     "--out"]
     assert completion.query("fcnn predict run ") == []  # INPUT: the shell completes file names
     assert completion.query("fcnn predict run x.npy --") == ["--help", "--out"]
+
+
+def test_evaluate_keeps_the_runs_classes_in_their_order(tmp_path, fcnn_here):
+    """dataset.classes=[1,0] relabels 1 as class 0: evaluate rebuilds exactly that data."""
+    run = tmp_path / "pair"
+    assert run_fcnn("train", *NUMPY_FAST, "dataset.classes=[1,0]", "plot=false",
+                    f"hydra.run.dir={run}").returncode == 0
+    result = fcnn_here("evaluate", str(run))
+    assert result.returncode == 0, result.stderr
+    out = json.loads((run / "eval.json").read_text())
+    assert [row["class"] for row in out["per_class"]] == [1, 0] and out["n"] == 72
+    assert out["accuracy"] == read_metrics(run)["test_acc"]
