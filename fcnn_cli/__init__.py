@@ -1,3 +1,20 @@
-"""fcnn: a command-line experiment runner for fully connected neural networks."""
+"""fcnn: a command-line experiment runner for fully connected neural networks.
+
+`from fcnn_cli import FCNNClassifier` gives the scikit-learn estimator; it is imported on first
+use, so `import fcnn_cli` (and `fcnn --help`) stay light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["FCNNClassifier", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FCNNClassifier":
+        from fcnn_cli.estimator import FCNNClassifier
+
+        return FCNNClassifier
+    raise AttributeError(f"module 'fcnn_cli' has no attribute {name!r}")

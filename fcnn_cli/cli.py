@@ -22,6 +22,10 @@ commands:
   bench [overrides]   time the lab's timing job on every backend against this machine's floor
   data fetch|info     fetch MNIST into the data cache / show what is cached and verified
   report [DIR ...]    tabulate runs and sweeps (--sort COLUMN); writes report.csv/.md/.png
+  evaluate RUN_DIR    re-score a trained model (--split test|train|val): per-class scores,
+                      confusion matrix, its worst mistakes; writes eval.json and figures
+  predict RUN_DIR INPUT
+                      label new inputs (IDX file, .npy array, folder of PNGs) as CSV
   problems --autoencoder DIR --bottleneck DIR
                       the answer table of Problems 5.2 and 5.3 from their two searches
   completion SHELL    print the tab-completion script for bash, zsh or fish
@@ -32,6 +36,7 @@ examples:
   fcnn train dataset=digits max_epochs=20
   fcnn train -m lr=0.1,0.05 batch_size=50,100
   fcnn train experiment=ex5_2
+  fcnn evaluate outputs/2026-11-28/09-37-13.123456 --split val
   fcnn train --help          (every config key and group)
 """
 
@@ -43,6 +48,8 @@ HYDRA_APPS = {
 PLAIN_COMMANDS = {
     "data": ("fcnn_cli.data_command", "main"),
     "report": ("fcnn_cli.report", "main"),
+    "evaluate": ("fcnn_cli.evaluate", "main"),
+    "predict": ("fcnn_cli.predict", "main"),
     "problems": ("fcnn_cli.problems", "main"),
     "completion": ("fcnn_cli.completion", "main"),
 }

@@ -4,7 +4,8 @@
 line up to the cursor (as COMP_LINE) to `fcnn completion --query SHELL`, which answers:
 
 - the subcommands, the top-level flags, and the flags, actions and values of the plain
-  subcommands (`data`, `report`, `completion`), read from their own argparse parsers;
+  subcommands (`data`, `report`, `evaluate`, `predict`, `completion`), read from their own
+  argparse parsers;
 - for the Hydra apps (`train`, `bench`): Hydra's own flags from Hydra's argument parser, and
   for everything else (groups, options, keys, nested keys, files after `key=./`) Hydra's own
   completion plugin for that shell, reached through the app's `-sc query=SHELL`, given the line
@@ -104,10 +105,11 @@ def script(shell: str) -> str:
 # --- what to complete ---------------------------------------------------------------------------
 
 def _plain_parsers() -> dict[str, Callable[[], argparse.ArgumentParser]]:
-    """The argparse parser of each plain subcommand (their modules import only the stdlib)."""
-    from fcnn_cli import data_command, report
+    """The argparse parser of each plain subcommand (light modules: no jax, no scikit-learn)."""
+    from fcnn_cli import data_command, evaluate, predict, report
 
-    return {"data": data_command._parser, "report": report._parser, "completion": _parser}
+    return {"data": data_command._parser, "report": report._parser, "completion": _parser,
+            "evaluate": evaluate._parser, "predict": predict._parser}
 
 
 def _value_hints() -> dict[tuple[str, str], Sequence[str]]:

@@ -38,13 +38,19 @@ class Shape:
     n_test: int
     n_features: int
     n_classes: int
+    #: rows x columns of one image (empty: the features are not an image)
+    image: tuple[int, ...] = ()
+    #: features = raw value / divisor: the largest raw value, so features lie in [0, 1]
+    divisor: float = 1.0
 
 
 SHAPES = {
-    "mnist": Shape(60_000, 10_000, 784, 10),
-    "fashion": Shape(60_000, 10_000, 784, 10),
-    "digits": Shape(1_437, 360, 64, 10),
+    "mnist": Shape(60_000, 10_000, 784, 10, image=(28, 28), divisor=255.0),
+    "fashion": Shape(60_000, 10_000, 784, 10, image=(28, 28), divisor=255.0),
+    "digits": Shape(1_437, 360, 64, 10, image=(8, 8), divisor=16.0),
 }
+#: the name of a dataset given as arrays (FCNNClassifier.fit), which no loader knows
+IN_MEMORY = "arrays"
 
 
 @dataclass
@@ -52,14 +58,15 @@ class Dataset:
     """Features scaled to [0, 1] in the run's dtype, integer labels 0..n_classes-1.
 
     `classes[k]` is the dataset's own label of class k: 0..9 for the whole of MNIST, (3, 8) after
-    `dataset.classes=[3,8]`, whose 3s are then labelled 0 and 8s 1.
+    `dataset.classes=[3,8]`, whose 3s are then labelled 0 and 8s 1. Data given as arrays
+    (`from_arrays`) may have no test split (x_test None).
     """
 
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
     n_classes: int
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
@@ -81,9 +88,17 @@ class Dataset:
     def has_val(self) -> bool:
         return self.x_val is not None
 
+    @property
+    def has_test(self) -> bool:
+        return self.x_test is not None
+
+    def has_split(self, name: str) -> bool:
+        """Whether the split 'train', 'val' or 'test' is there (train always is)."""
+        return getattr(self, f"x_{name}") is not None
+
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        if name == "val" and not self.has_val:
-            raise ValueError("this dataset has no validation split")
+        if not self.has_split(name):
+            raise ValueError(f"this dataset has no {'validation' if name == 'val' else name} split")
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
 
 
@@ -311,13 +326,14 @@ def load(name: str, path: str | None = None, dtype: str = "float32", val_fractio
     `classes` keeps only those classes (before the validation split), relabelled in that order.
     """
     if name == "mnist":
-        raw, scale = _mnist_arrays(path), 255.0
+        raw = _mnist_arrays(path)
     elif name == "fashion":
-        raw, scale = _fashion_arrays(path), 255.0
+        raw = _fashion_arrays(path)
     elif name == "digits":
-        raw, scale = _digits_arrays(), 16.0
+        raw = _digits_arrays()
     else:
         raise UsageError("dataset", f"must be one of {', '.join(DATASETS)}; got {name!r}")
+    scale = SHAPES[name].divisor
 
     def features(x: np.ndarray) -> np.ndarray:
         out = np.asarray(x, dtype=dtype).reshape(x.shape[0], -1)
@@ -334,20 +350,40 @@ def load(name: str, path: str | None = None, dtype: str = "float32", val_fractio
         else int(max(y_train.max(), raw["y_test"].max())) + 1,
         classes=tuple(classes) if classes is not None else (),
     )
-    if val_fraction > 0:
-        from sklearn.model_selection import train_test_split
+    return split_validation(data, val_fraction, seed)
 
-        check_val_fraction(y_train, val_fraction)
-        idx_train, idx_val = train_test_split(
-            np.arange(data.n_train), test_size=val_fraction, stratify=y_train, random_state=seed
-        )
-        for part, idx in (("validation", idx_val), ("training", idx_train)):
-            missing = np.setdiff1d(np.unique(y_train), y_train[idx])
-            if missing.size:  # a very uneven dataset: stratification could not cover them all
-                raise UsageError("val_fraction", f"{val_fraction} leaves class {int(missing[0])} "
-                                                 f"without {part} samples; choose another value")
-        idx_train.sort()
-        idx_val.sort()
-        data.x_val, data.y_val = x_train[idx_val], y_train[idx_val]
-        data.x_train, data.y_train = x_train[idx_train], y_train[idx_train]
+
+def split_validation(data: Dataset, val_fraction: float, seed: int) -> Dataset:
+    """Hold out a seeded, stratified `val_fraction` of the training rows as the validation split
+    (nothing when 0); the rows on both sides keep their order."""
+    if val_fraction <= 0:
+        return data
+    from sklearn.model_selection import train_test_split
+
+    x_train, y_train = data.x_train, data.y_train
+    check_val_fraction(y_train, val_fraction)
+    idx_train, idx_val = train_test_split(
+        np.arange(data.n_train), test_size=val_fraction, stratify=y_train, random_state=seed
+    )
+    for part, idx in (("validation", idx_val), ("training", idx_train)):
+        missing = np.setdiff1d(np.unique(y_train), y_train[idx])
+        if missing.size:  # a very uneven dataset: stratification could not cover them all
+            raise UsageError("val_fraction", f"{val_fraction} leaves class {int(missing[0])} "
+                                             f"without {part} samples; choose another value")
+    idx_train.sort()
+    idx_val.sort()
+    data.x_val, data.y_val = x_train[idx_val], y_train[idx_val]
+    data.x_train, data.y_train = x_train[idx_train], y_train[idx_train]
     return data
+
+
+def from_arrays(x: np.ndarray, y: np.ndarray, n_classes: int, dtype: str = "float32",
+                val_fraction: float = 0.0, seed: int = 0) -> Dataset:
+    """A Dataset of training rows given in memory (features as they are, labels 0..n_classes-1),
+    with an optional seeded validation split and no test split: what FCNNClassifier.fit trains on.
+    The features are copied into `dtype` (C order), so training never writes into the caller's
+    arrays."""
+    x = np.array(x, dtype=dtype, order="C").reshape(len(x), -1)
+    data = Dataset(name=IN_MEMORY, x_train=x, y_train=np.asarray(y, dtype=np.int64),
+                   x_test=None, y_test=None, n_classes=int(n_classes))
+    return split_validation(data, val_fraction, seed)

@@ -98,7 +98,7 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
     history = History()
     lr = settings.lr
     orders = batch_orders(settings.seed, backend.data.n_train)
-    has_val = backend.data.has_val
+    has_val, has_test = backend.data.has_val, backend.data.has_test
     with _progress(settings) as progress:
         task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs, stats="")
         for epoch in range(1, settings.max_epochs + 1):
@@ -107,7 +107,8 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
             backend.train_epoch(order, lr)
             train_loss, train_acc = backend.evaluate("train")  # curves C and A
             history.fit_seconds += time.perf_counter() - start
-            test_loss, test_acc = backend.evaluate("test")  # curve B
+            # curve B; data given as arrays (FCNNClassifier.fit) has no test split
+            test_loss, test_acc = backend.evaluate("test") if has_test else (None, None)
             val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
             record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
                                  history.fit_seconds, test_loss, val_loss)

@@ -12,6 +12,10 @@ summary read through it. A run directory holds
     reconstructions.png   an autoencoder's test images beside their reconstructions
     probe_curves.csv      a probe's logistic regression, one row per epoch
     checkpoint.npz   (reserved for resumable runs)
+    eval*.json, eval*-*.png   what `fcnn evaluate` wrote (never a training file's name)
+
+A directory that `FCNNClassifier.save` wrote holds model.npz and estimator.json (the estimator's
+parameters) and nothing else.
 
 Light on purpose (no numpy, no Hydra at import): the Hydra callbacks load it on every start.
 """
@@ -36,6 +40,13 @@ MODEL = "model.npz"
 RECONSTRUCTIONS = "reconstructions.png"
 PROBE_CURVES = "probe_curves.csv"
 CHECKPOINT = "checkpoint.npz"
+# What training writes into a run directory: nothing else ever writes over these.
+TRAINING_FILES = (METRICS, CURVES, PLOT, MODEL, RECONSTRUCTIONS, PROBE_CURVES, CHECKPOINT, "train.log")
+# `fcnn evaluate`: <stem>.json and <stem>-<figure>.png, the stem starting with EVAL.
+EVAL = "eval"
+EVAL_FIGURES = ("confusion", "mistakes", "reconstructions")
+# FCNNClassifier.save: the estimator's parameters beside model.npz.
+ESTIMATOR = "estimator.json"
 HYDRA_SUBDIR = ".hydra"
 CONFIG = f"{HYDRA_SUBDIR}/config.yaml"
 OVERRIDES = f"{HYDRA_SUBDIR}/overrides.yaml"
@@ -89,6 +100,71 @@ class RunDir:
     @property
     def overrides(self) -> Path:
         return self.path / OVERRIDES
+
+    @property
+    def estimator(self) -> Path:
+        return self.path / ESTIMATOR
+
+    def eval_json(self, stem: str) -> Path:
+        return self.path / f"{stem}.json"
+
+    def eval_figure(self, stem: str, figure: str) -> Path:
+        return self.path / f"{stem}-{figure}.png"
+
+    def free_eval_stem(self, base: str) -> str:
+        """`base` (eval, eval-train, ...), or base-2, base-3, ... when an earlier `fcnn
+        evaluate` left files under that name: an evaluation never overwrites one."""
+        stem, n = base, 1
+        while self.eval_json(stem).exists() or any(
+                self.eval_figure(stem, f).exists() for f in EVAL_FIGURES):
+            n += 1
+            stem = f"{base}-{n}"
+        return stem
+
+    def check_model(self) -> None:
+        """Refuse (UsageError, one line) a directory without a trained model to use: a run that
+        has not finished or that failed, or a directory without model.npz."""
+        status = self.status() if self.is_run() else None
+        if status == UNFINISHED:
+            raise UsageError("RUN_DIR", f"{self.path}: the run has not finished (no {METRICS} "
+                                        "yet); use it when it has")
+        if status == FAILED:
+            raise UsageError("RUN_DIR", f"{self.path}: the run failed ({self.failure() or 'no reason'})"
+                                        "; there is no trained model")
+        if not self.model.is_file():
+            raise UsageError("RUN_DIR", f"{self.path}: no {MODEL} (not a run directory, or a run "
+                                        "from before models were saved)")
+
+    def read_model(self) -> Any:
+        """model.npz, checked (a `run_outputs.SavedModel`). A file from before the format
+        recorded the input scaling, image shape, dataset and classes gets them from the run's
+        config. Raises run_outputs.ModelFormatError (a ValueError) with a one-line reason."""
+        from fcnn_cli import run_outputs
+
+        model = run_outputs.read_model(self.model)
+        if model.input_divisor is None:  # written before format version 1
+            from fcnn_cli.datasets import SHAPES
+
+            config = self.read_config()
+            dataset = (config.get("dataset") or {}) if isinstance(config, dict) else {}
+            shape = SHAPES.get(str(dataset.get("name")))
+            if shape is not None and shape.n_features == model.n_features:
+                model.input_divisor, model.image_shape = shape.divisor, shape.image
+                model.dataset = str(dataset.get("name"))
+            classes = dataset.get("classes")
+            if isinstance(classes, list) and len(classes) == model.n_classes:
+                import numpy as np
+
+                model.classes = np.asarray(classes)
+        return model
+
+    def read_estimator(self) -> dict[str, Any] | None:
+        """The estimator's parameters FCNNClassifier.save wrote; None when absent or damaged."""
+        try:
+            data = json.loads(self.estimator.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def is_run(self) -> bool:
         """Whether Hydra started a run here (or a run's metrics are here)."""

@@ -214,15 +214,22 @@ def check_device(device: Any, backend: Any) -> str:
     return device
 
 
-def from_config(cfg: Any) -> Settings:
-    """Check a composed Hydra config (or any mapping of the same shape) and return Settings."""
+def from_config(cfg: Any, data_shape: Any = None) -> Settings:
+    """Check a composed Hydra config (or any mapping of the same shape) and return Settings.
+
+    `data_shape` (a `datasets.Shape`) describes training data given as arrays (FCNNClassifier):
+    it takes the place of the `dataset` block, whose name is then `datasets.IN_MEMORY`.
+    """
     backend_cfg = cfg.get("backend") or {}
     dataset_cfg = cfg.get("dataset") or {}
     device_cfg = cfg.get("device") or {}
-    from fcnn_cli.datasets import DATASETS
+    from fcnn_cli.datasets import DATASETS, IN_MEMORY
 
     backend = _choice(backend_cfg.get("name"), "backend.name", tuple(REGISTRY))
-    dataset = _choice(dataset_cfg.get("name"), "dataset.name", DATASETS)
+    if data_shape is None:
+        dataset = _choice(dataset_cfg.get("name"), "dataset.name", DATASETS)
+    else:
+        dataset, dataset_cfg = IN_MEMORY, {}
     dataset_path = dataset_cfg.get("path")
     if dataset_path is not None and (not isinstance(dataset_path, str) or not dataset_path.strip()):
         raise UsageError("dataset.path", f"must be a directory name, or null for the default; "
@@ -283,16 +290,18 @@ def from_config(cfg: Any) -> Settings:
         probe=probe,
         objective=objective,
     )
-    check_memory(settings)
+    check_memory(settings, data_shape)
     return settings
 
 
-def check_memory(settings: Settings) -> None:
-    """Refuse a net that cannot fit in this machine's memory, before anything is allocated."""
+def check_memory(settings: Settings, shape: Any = None) -> None:
+    """Refuse a net that cannot fit in this machine's memory, before anything is allocated.
+
+    `shape`: the data's size (a `datasets.Shape`); by default the named dataset's."""
     from fcnn_cli import memory
     from fcnn_cli.backends import backend_class
     from fcnn_cli.datasets import SHAPES
 
-    shape = SHAPES[settings.dataset]
+    shape = shape or SHAPES[settings.dataset]
     memory.check_fits(settings, shape.n_train, shape.n_test, shape.n_features, shape.n_classes,
                       backend_class(settings.backend).eval_rows)

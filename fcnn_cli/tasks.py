@@ -103,6 +103,11 @@ class Task:
         """What `predict` returns for logits `a`: labels, or the reconstruction."""
         raise NotImplementedError
 
+    def probabilities(self, xp: Any, a: Any) -> Any:
+        """Each row's probability of every class (rows x classes) for logits `a`; None for a
+        task without classes."""
+        return None
+
     def loss(self, xp: Any, a: Any, t: Any) -> Any:
         """The batch loss: the mean over rows."""
         return self.loss_sum(xp, a, t) / a.shape[0]
@@ -174,6 +179,9 @@ class Classify(Task):
     def predict(self, xp: Any, a: Any) -> Any:
         return xp.argmax(a, axis=1)
 
+    def probabilities(self, xp: Any, a: Any) -> Any:
+        return model.softmax(xp, a)
+
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:
         # softmax(a) - one_hot(y) without forming the one-hot matrix.
@@ -221,6 +229,10 @@ class LogReg(Task):
 
     def predict(self, xp: Any, a: Any) -> Any:
         return (a[:, 0] > 0).astype(xp.int32)
+
+    def probabilities(self, xp: Any, a: Any) -> Any:
+        positive = self.output(xp, a)  # P(the second class)
+        return xp.concatenate([1 - positive, positive], axis=1)
 
 
 class Autoencoder(Task):

@@ -5,14 +5,23 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fcnn_cli.hydra_hooks import guarded_task
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fcnn_cli.backends.base import Backend
+    from fcnn_cli.datasets import Dataset
+    from fcnn_cli.loop import EpochCallback, History
+    from fcnn_cli.run_outputs import SavedModel
+    from fcnn_cli.settings import Settings
 
 
 def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import backends, datasets, loop, probe, run_outputs, runs, settings, tasks, tracking
+    from fcnn_cli import datasets, probe, run_outputs, runs, settings, tasks, tracking
 
     s = settings.from_config(cfg)  # before any work: bad input costs nothing
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
@@ -20,8 +29,7 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     objective_name = resolve_objective(s.objective, task)
     probe_layer = probe.check(s.probe, task, data) if s.probe else None
     tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
-    backend = backends.create(s, data)
-    history = loop.run(backend, s, callbacks=[tracker] if tracker else ())
+    backend, history = fit(s, data, callbacks=[tracker] if tracker else ())
 
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()
@@ -64,7 +72,7 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     rows = history.rows()
     run_dir.mkdir(parents=True, exist_ok=True)
     out = runs.RunDir(run_dir)
-    run_outputs.save_model(out.model, params, s.activation, data.n_classes, task.name)
+    run_outputs.save_model(out.model, saved_model(s, data, task.name, params))
     run_outputs.write_curves(out.curves, rows, task.curve_columns)
     if s.plot:
         title = f"{s.backend} on {s.dataset}, struct {list(s.struct)}: {_test_text(metrics)}"
@@ -83,6 +91,34 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     if tracker is not None:
         tracker.finish(metrics, run_dir)
     return metrics
+
+
+def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = ()
+        ) -> tuple[Backend, History]:
+    """Train on `data` with the checked settings `s`: the backend `s` names, through the shared
+    loop, which shows each epoch to `callbacks`. The one training path of `fcnn train` and
+    `FCNNClassifier.fit`."""
+    from fcnn_cli import backends, loop
+
+    backend = backends.create(s, data)
+    return backend, loop.run(backend, s, callbacks)
+
+
+def saved_model(s: Settings, data: Dataset, task: str, params: Any,
+                classes: Any = None) -> SavedModel:
+    """The record model.npz keeps of a trained net: its weights and how to use them (the
+    dataset's labels unless `classes` names them, its input scaling and image shape)."""
+    import numpy as np
+
+    from fcnn_cli.datasets import SHAPES, Shape
+    from fcnn_cli.run_outputs import SavedModel
+
+    shape = SHAPES.get(s.dataset, Shape(0, 0, data.n_features, data.n_classes))
+    return SavedModel(
+        params=[(np.asarray(w), np.asarray(b)) for w, b in params], activation=s.activation,
+        task=task, classes=np.asarray(data.classes if classes is None else classes),
+        input_divisor=shape.divisor, image_shape=shape.image, dataset=s.dataset,
+    )
 
 
 def resolve_objective(name: str, task: Any) -> str:

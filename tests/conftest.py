@@ -36,3 +36,53 @@ def fcnn():
 DIGITS_FAST = ("dataset=digits", "struct=[32]", "max_epochs=3", "batch_size=16", "progress=false")
 # The same on the numpy backend, which starts fastest (no JIT compilation).
 NUMPY_FAST = ("backend=numpy", *DIGITS_FAST)
+
+
+# A trained digits run per backend, with a validation split, shared by the tests of `fcnn evaluate`,
+# `fcnn predict` and FCNNClassifier (each trains once per test session, on first use).
+DIGITS_RUN = ("dataset=digits", "struct=[32]", "max_epochs=3", "batch_size=16", "val_fraction=0.2",
+              "progress=false", "plot=false")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """backend -> the directory of a finished `fcnn train backend=BACKEND *DIGITS_RUN` run."""
+    made: dict[str, Path] = {}
+
+    def get(backend: str) -> Path:
+        if backend not in made:
+            run_dir = tmp_path_factory.mktemp("runs") / backend
+            result = run_fcnn("train", f"backend={backend}", *DIGITS_RUN, f"hydra.run.dir={run_dir}")
+            assert result.returncode == 0, result.stderr
+            made[backend] = run_dir
+        return made[backend]
+
+    return get
+
+
+class Result:
+    """What a command run in this process left: its exit status and output."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def fcnn_here(capsys):
+    """`fcnn ARGS` run in this process (the same dispatcher, without a new interpreter's start-up
+    of scikit-learn and matplotlib): a result like run_fcnn's. For the plain commands only
+    (evaluate, predict, report, ...): Hydra apps keep global state in the process."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        from fcnn_cli import cli
+
+        try:
+            cli.main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
