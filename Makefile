@@ -29,8 +29,14 @@ data: $(STAMP) ## fetch and verify MNIST into the data cache (also done on first
 run: $(STAMP) ## fetch MNIST if absent and train the default model (~98% in under a minute)
 	$(FCNN) train
 
-test: $(STAMP) ## run the test suite (includes a few real-MNIST tests)
-	$(BIN)/python -m pytest -q
+# Two workers (pytest-xdist), a test file per worker at a time: most tests wait on subprocesses.
+PYTEST_WORKERS ?= 2
+test: $(STAMP) ## run the whole test suite, real-MNIST, SLURM and MLflow-server tests included (~7-11 min on 2 cores)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+.PHONY: test-quick
+test-quick: $(STAMP) ## the quick subset: no slow, real-MNIST or SLURM tests (about two thirds of the time)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not mnist and not slurm"
 
 .PHONY: test-bad-input
 test-bad-input: $(STAMP) ## the property test of bad input with 200 drawn command lines (~10 min), with a tally
