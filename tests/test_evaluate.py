@@ -3,29 +3,15 @@ tasks and sweeps, on the data the run's own config rebuilds; bad input in one li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FAST, read_metrics, run_fcnn
+from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, snapshot
 
 BACKENDS = ("numpy", "jax", "jax-grad", "sklearn")
-
-
-def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def _copy(run: Path, tmp_path: Path, name: str = "run") -> Path:
@@ -43,7 +29,7 @@ def test_evaluate_rescores_each_backend_on_the_runs_own_splits(backend, digits_r
     """The val split is the run's own (seeded) validation set and the formulas are training's:
     accuracy and loss equal what the run reported; the training's files stay untouched."""
     run = _copy(digits_run(backend), tmp_path)
-    before = _snapshot(run)
+    before = snapshot(run)
     metrics = read_metrics(run)
     for split, stem in (("val", "eval-val"), ("test", "eval"), ("train", "eval-train")):
         # the first through the installed command, the others in this process
@@ -70,28 +56,28 @@ def test_evaluate_rescores_each_backend_on_the_runs_own_splits(backend, digits_r
         assert {f"{stem}-confusion.png", f"{stem}-mistakes.png"} == set(out["figures"])
     assert f"accuracy {100 * metrics['train_acc']:.2f}%" in result.stdout
     assert "confusion matrix" in result.stdout
-    after = _snapshot(run)
+    after = snapshot(run)
     assert {k: v for k, v in after.items() if k in before} == before  # nothing overwritten
 
 
 def test_evaluate_again_never_overwrites_an_earlier_evaluation(digits_run, tmp_path, fcnn_here):
     run = _copy(digits_run("numpy"), tmp_path)
     assert fcnn_here("evaluate", str(run)).returncode == 0
-    first = _snapshot(run)
+    first = snapshot(run)
     second = fcnn_here("evaluate", str(run))
     assert second.returncode == 0, second.stderr
-    assert {k: v for k, v in _snapshot(run).items() if k in first} == first
+    assert {k: v for k, v in snapshot(run).items() if k in first} == first
     assert (run / "eval-2.json").is_file() and (run / "eval-2-confusion.png").is_file()
     assert "eval-2.json" in second.stdout
 
 
 def test_evaluate_classes_and_out(digits_run, tmp_path, fcnn_here):
     run = digits_run("numpy")
-    before = _snapshot(run)
+    before = snapshot(run)
     out = tmp_path / "elsewhere"
     result = fcnn_here("evaluate", str(run), "--classes", "3,8", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    assert _snapshot(run) == before  # --out: nothing written into the run
+    assert snapshot(run) == before  # --out: nothing written into the run
     data = json.loads((out / "eval-test-classes-3-8.json").read_text())
     assert data["evaluated_classes"] == [3, 8]
     supports = {row["class"]: row["support"] for row in data["per_class"]}
@@ -179,10 +165,10 @@ def test_evaluate_refuses_bad_input_in_one_line(digits_run, tmp_path, fcnn_here)
     no_val = tmp_path / "no_val"
     assert run_fcnn("train", *NUMPY_FAST, "max_epochs=1", "plot=false",
                     f"hydra.run.dir={no_val}").returncode == 0
-    before = _snapshot(no_val)
+    before = snapshot(no_val)
     assert_refused(here("evaluate", str(no_val), "--split", "val"), "--split val",
                    "no validation set")
-    assert _snapshot(no_val) == before  # a refused evaluation writes nothing
+    assert snapshot(no_val) == before  # a refused evaluation writes nothing
 
 
 def test_tab_completion_knows_evaluate_and_predict():

@@ -12,19 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_fcnn
+from conftest import REPO, assert_refused, run_fcnn
 
 from fcnn_cli import run_outputs
 from fcnn_cli.run_outputs import MODEL_FORMAT_VERSION, ModelFormatError, SavedModel, read_model
 from fcnn_cli.runs import RunDir
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:

@@ -13,18 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FAST, read_metrics, run_fcnn
+from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn
 from PIL import Image
 
 from fcnn_cli import datasets, paths
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def oracle(run: Path, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

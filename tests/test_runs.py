@@ -3,34 +3,18 @@ directory on the command line that overwrites a finished run or sweep."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from conftest import NUMPY_FAST, REPO, read_metrics, run_fcnn
+from conftest import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot
 
 from fcnn_cli import atomic, runs
 from fcnn_cli.errors import UsageError
 
 FAST = (*NUMPY_FAST, "max_epochs=1", "plot=false")
-
-
-def _snapshot(root: Path) -> dict[str, str]:
-    """Every file below `root` with a digest of its bytes."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # --- atomic files -------------------------------------------------------------------------------
@@ -155,22 +139,22 @@ def finished(tmp_path_factory):
     ],
 )
 def test_a_finished_run_is_never_overwritten_however_spelled(finished, spelling, fragment):
-    before = _snapshot(finished)
+    before = snapshot(finished)
     rel_run = os.path.relpath(finished / "run", REPO)
     override = spelling.format(run=finished / "run", sweep=finished / "sweep", rel_run=rel_run)
     result = run_fcnn("train", *FAST, "seed=9", override)
     assert_refused(result, fragment)
-    assert _snapshot(finished) == before
+    assert snapshot(finished) == before
 
 
 @pytest.mark.parametrize("spelling", ["hydra.sweep.dir={sweep}", "++hydra.sweep.dir='{sweep}'",
                                       "hydra.sweep.dir={run}", "hydra.sweep.dir="])
 def test_a_finished_sweep_is_never_overwritten(finished, spelling):
-    before = _snapshot(finished)
+    before = snapshot(finished)
     override = spelling.format(run=finished / "run", sweep=finished / "sweep")
     result = run_fcnn("train", "-m", *FAST, "lr=0.3,0.4", override)
     assert_refused(result, "hydra.sweep.dir")
-    assert _snapshot(finished) == before
+    assert snapshot(finished) == before
 
 
 def test_refused_run_leaves_no_directory(tmp_path):
