@@ -139,14 +139,23 @@ def check_matches(checkpoint: Checkpoint, run: dict[str, Any], where: Path) -> N
                                    f"and data ({'; '.join(found)}); it cannot be resumed")
 
 
-def record_max_epochs(run: runs.RunDir, max_epochs: int) -> None:
-    """A run extended past its max_epochs: its saved config says so from now on (a later resume
-    without max_epochs goes on to the new end)."""
-    from omegaconf import OmegaConf
+class MaxEpochs:
+    """The loop's callback that, once the checkpoint is restored and training goes on, records a
+    new max_epochs in the run's saved config: a run extended past its max_epochs says so from
+    then on (a later resume without max_epochs goes on to the new end)."""
 
-    from fcnn_cli import atomic
+    def __init__(self, run: runs.RunDir, max_epochs: int) -> None:
+        self.run, self.max_epochs = run, max_epochs
 
-    saved = OmegaConf.load(run.config)
-    if saved.get("max_epochs") != max_epochs:
-        saved.max_epochs = max_epochs
-        atomic.write_text(run.config, OmegaConf.to_yaml(saved))
+    def on_train_start(self, backend: Any, state: Any) -> None:
+        from omegaconf import OmegaConf
+
+        from fcnn_cli import atomic
+
+        saved = OmegaConf.load(self.run.config)
+        if saved.get("max_epochs") != self.max_epochs:
+            saved.max_epochs = self.max_epochs
+            atomic.write_text(self.run.config, OmegaConf.to_yaml(saved))
+
+    def on_epoch_end(self, record: Any) -> None:
+        pass

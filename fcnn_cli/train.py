@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
     from fcnn_cli.loop import EpochCallback, History
     from fcnn_cli.run_outputs import SavedModel
+    from fcnn_cli.runs import RunDir
     from fcnn_cli.settings import Settings
 
 
@@ -40,7 +42,7 @@ def train(cfg: Any, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, A
         return _train(cfg, out, overrides)
 
 
-def _train(cfg: Any, out: Any, overrides: Sequence[str]) -> dict[str, Any]:
+def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
     import contextlib
 
     from fcnn_cli import (
@@ -73,17 +75,17 @@ def _train(cfg: Any, out: Any, overrides: Sequence[str]) -> dict[str, Any]:
         record = checkpoint.run_record(s, data)
         if saved is not None:
             resume.check_matches(saved, record, run_dir)
-            resume.record_max_epochs(out, s.max_epochs)
         tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
     checkpointer = checkpoint.Checkpointer(out.checkpoint, record)
-    callbacks = [c for c in (tracker, checkpointer) if c is not None]
+    extend = resume.MaxEpochs(out, s.max_epochs) if saved is not None else None
+    callbacks = [c for c in (extend, tracker, checkpointer) if c is not None]
     try:
         backend, history = fit(s, data, callbacks, resume=saved,
                                stop=guard.requested if guard is not None else None)
     except checkpoint.CheckpointError as err:
         raise UsageError("resume", f"{err}; it cannot be resumed") from None
     if not history.records:  # stopped before a first epoch ended: nothing to keep
-        raise interrupt.Interrupted(interrupt.received() or 2)
+        raise interrupt.Interrupted(interrupt.received() or signal.SIGINT)
 
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()

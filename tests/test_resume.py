@@ -9,6 +9,7 @@ process, and compare the result with an uninterrupted run, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -181,20 +182,25 @@ def _popen(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _interrupt(proc: subprocess.Popen, run_dir: Path, signum: int, extra: tuple[int, ...] = ()
+def _interrupt(proc: subprocess.Popen, run_dir: Path, signum: int, keep_signalling: bool = False
                ) -> tuple[int, str, str]:
-    """Send `signum` once the run's first checkpoint is on disk (then `extra` signals, 10 ms
-    apart, while it saves); return the exit status and output."""
+    """Send `signum` once the run's first checkpoint is on disk; with `keep_signalling`, then
+    SIGTERM and SIGINT in turn every 20 ms until its metrics.json is written (so some arrive
+    while it saves; not later: Python restores the default handlers as it shuts down).
+    Return the exit status and output."""
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoint.npz").exists():
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.005)
     proc.send_signal(signum)
-    for later in extra:
-        time.sleep(0.01)
-        if proc.poll() is None:
-            proc.send_signal(later)
+    later = [signal.SIGTERM, signal.SIGINT]
+    while (keep_signalling and proc.poll() is None and time.monotonic() < deadline
+           and not (run_dir / "metrics.json").exists()):
+        time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(later[0])
+        later.reverse()
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
 
@@ -264,10 +270,10 @@ def test_signal_then_resume_equals_uninterrupted(tmp_path, fcnn_here, backend, o
     numpy = backend == "numpy"  # it also checks the plot, the report, and later signals
     config = (f"backend={backend}", *SMALL, *optimizer, f"max_epochs={epochs}",
               f"plot={'true' if numpy else 'false'}")
-    # A second and third signal while it saves: noted, the save runs to its end.
-    extra = (signal.SIGTERM, signal.SIGINT) if numpy else ()
+    # numpy: more signals, every 20 ms, while it finishes the epoch and saves: they are noted,
+    # and the save runs to its end.
     status, out, err = _interrupt(_popen("train", *config, f"hydra.run.dir={run_dir}"),
-                                  run_dir, signum, extra)
+                                  run_dir, signum, keep_signalling=numpy)
 
     # Stopped after an epoch: one line, 128 + the signal, everything so far kept.
     metrics = read_metrics(run_dir)
