@@ -33,12 +33,12 @@ def run_app(app: Callable[[], Any]) -> None:
     except UsageError as err:
         fail(str(err))
     except Interrupted as err:  # a signal while fcnn train started up, before any training
-        from fcnn_cli import runs
+        from fcnn_cli import interrupt, runs
 
         runs.discard_unfinished()
         print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
               file=sys.stderr, flush=True)
-        raise SystemExit(err.exit_status) from None
+        interrupt.leave(err.signum)
     except Exception as err:
         from fcnn_cli.hydra_hooks import task_started
 

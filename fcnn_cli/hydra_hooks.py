@@ -117,7 +117,7 @@ class RunDirectories(Callback):
             print(f"fcnn: the sweep was interrupted ({interrupt.signal_name(signum)}): "
                   f"{stopped} job{'s' if stopped != 1 else ''} stopped after an epoch, the jobs "
                   f"not started were skipped; runs in {sweep_dir}", file=sys.stderr, flush=True)
-            raise SystemExit(interrupt.exit_status(signum))
+            interrupt.leave(signum)
         if failed or stopped:
             raise SystemExit(SWEEP_FAILED_EXIT)
 
@@ -232,7 +232,7 @@ def guarded_task(func: F) -> F:
                 runs.discard(run_dir)  # (a resumed run's directory is not ours: it stays)
                 print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
                       file=sys.stderr, flush=True)
-                raise SystemExit(err.exit_status) from None
+                interrupt.leave(err.signum)
             _remove_unstarted(run_dir)
             raise interrupt.Skipped(f"not started: the sweep was interrupted ({err})") from None
         except Exception as err:

@@ -21,6 +21,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -32,10 +33,6 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal_name(signum))
         self.signum = signum
-
-    @property
-    def exit_status(self) -> int:
-        return exit_status(self.signum)
 
 
 class Skipped(Exception):  # noqa: N818 - it names what happened to the job
@@ -112,6 +109,16 @@ def received() -> int | None:
 def exit_status(signum: int) -> int:
     """The shell's convention for a process ended by a signal: 128 + its number."""
     return 128 + int(signum)
+
+
+def leave(signum: int) -> NoReturn:
+    """End the process with 128 + `signum`, whatever signal comes after: they are ignored from
+    here on (Python would restore the default handlers while it shuts down, and a late Ctrl-C
+    would then kill it and change the exit status)."""
+    if threading.current_thread() is threading.main_thread():
+        for other in SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+    raise SystemExit(exit_status(signum))
 
 
 def signal_name(signum: int) -> str:

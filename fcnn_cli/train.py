@@ -261,4 +261,4 @@ def hydra_task(cfg: Any) -> float:
     if metrics["status"] != "interrupted":  # the signal came during the last epoch
         print(headline(metrics, run_dir), flush=True)
     print(interrupt.stopped_line(metrics, run_dir), file=sys.stderr, flush=True)
-    raise SystemExit(interrupt.exit_status(signum))
+    interrupt.leave(signum)

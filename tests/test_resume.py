@@ -185,9 +185,8 @@ def _popen(*args: str) -> subprocess.Popen:
 def _interrupt(proc: subprocess.Popen, run_dir: Path, signum: int, keep_signalling: bool = False
                ) -> tuple[int, str, str]:
     """Send `signum` once the run's first checkpoint is on disk; with `keep_signalling`, then
-    SIGTERM and SIGINT in turn every 20 ms until its metrics.json is written (so some arrive
-    while it saves; not later: Python restores the default handlers as it shuts down).
-    Return the exit status and output."""
+    SIGTERM and SIGINT in turn every 20 ms until it exits (so some arrive while it saves, and
+    while it shuts down). Return the exit status and output."""
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoint.npz").exists():
         assert proc.poll() is None, proc.communicate()
@@ -195,8 +194,7 @@ def _interrupt(proc: subprocess.Popen, run_dir: Path, signum: int, keep_signalli
         time.sleep(0.005)
     proc.send_signal(signum)
     later = [signal.SIGTERM, signal.SIGINT]
-    while (keep_signalling and proc.poll() is None and time.monotonic() < deadline
-           and not (run_dir / "metrics.json").exists()):
+    while keep_signalling and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(later[0])
