@@ -250,9 +250,12 @@ def hydra_task(cfg: Any) -> float:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    # The sweep's worker processes (joblib, submitit) catch signals too: a job stops after its
-    # epoch. (`fcnn train` itself installed the guard at start, fcnn_cli.cli.)
-    interrupt.install(raising=False)
+    # `fcnn train` installed the signal guard at start (fcnn_cli.cli); a joblib sweep's worker
+    # processes install it here, so their jobs too stop after the epoch on Ctrl-C. Jobs that
+    # submitit starts (SLURM) keep submitit's own signal handling: SLURM ends a cancelled job as
+    # before, and the launcher records it as failed; its last epoch's checkpoint stays.
+    if "Joblib" in str(hydra_cfg.launcher.get("_target_", "")):
+        interrupt.install(raising=False)
     metrics = train(cfg, run_dir, [str(o) for o in hydra_cfg.overrides.task])
     signum = interrupt.received()
     if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:

@@ -505,3 +505,27 @@ def test_a_resumed_run_logs_its_earlier_epochs_to_mlflow_first():
     tracker.on_epoch_end(loop.EpochRecord(3, 0.1, 0.3, 0.6, 0.6, None, 3.0))
     tracker.end("FINISHED")
     assert client.steps == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_parallel_sweep_in_every_worker(tmp_path):
+    """hydra/launcher=local (joblib): Ctrl-C reaches the terminal's whole process group, so
+    each worker stops its job after the epoch; the jobs not started are skipped."""
+    sweep = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fcnn_cli", "train", "-m", "hydra/launcher=local",
+         "hydra.launcher.n_jobs=2", "backend=numpy", *SMALL, "max_epochs=60", "plot=false",
+         "seed=1,2,3,4", f"hydra.sweep.dir={sweep}"],
+        cwd=REPO, env={**os.environ, "HYDRA_FULL_ERROR": "0"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not all((sweep / job / "checkpoint.npz").exists() for job in ("0", "1")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert [read_metrics(sweep / job)["status"] for job in ("0", "1")] == ["interrupted"] * 2
+    assert not (sweep / "2").exists() and not (sweep / "3").exists()
+    assert "sweep: 2 jobs, 0 completed, 2 interrupted, 0 failed" in out
