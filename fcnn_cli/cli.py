@@ -69,6 +69,11 @@ def run_hydra_app(command: str, args: list[str]) -> None:
 
     quiet.setup()
 
+    if command == "train":
+        from fcnn_cli import interrupt
+
+        # Ctrl-C and SIGTERM: stop after the current epoch and keep it (fcnn_cli.interrupt).
+        interrupt.install()
     module_name, attribute, config_name = HYDRA_APPS[command]
     task = getattr(importlib.import_module(module_name), attribute)
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
@@ -79,6 +84,14 @@ def run_hydra_app(command: str, args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    try:
+        _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C where no handler of fcnn's catches it (start-up, report)
+        print("fcnn: interrupted", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+
+
+def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(HELP, end="")

@@ -24,12 +24,21 @@ GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 def run_app(app: Callable[[], Any]) -> None:
     """Run a `hydra.main` application; Hydra's configuration errors exit 2 in one line."""
+    from fcnn_cli.interrupt import Interrupted
+
     user_wants_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # exceptions come out of Hydra, to be sorted here
     try:
         app()
     except UsageError as err:
         fail(str(err))
+    except Interrupted as err:  # a signal while fcnn train started up, before any training
+        from fcnn_cli import interrupt, runs
+
+        runs.discard_unfinished()
+        print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
+              file=sys.stderr, flush=True)
+        interrupt.leave(err.signum)
     except Exception as err:
         from fcnn_cli.hydra_hooks import task_started
 

@@ -3,7 +3,9 @@ leave nothing behind, failed sweep jobs recorded in their directories, and a swe
 
 - `RunDirectories` (a Hydra callback, in `hydra.callbacks` of conf/config.yaml and bench.yaml)
   claims the run or sweep directory before Hydra writes anything into it (`fcnn_cli.runs.claim`)
-  and ends a sweep with a summary of its jobs.
+  and ends a sweep with a summary of its jobs. The one directory it does not claim fresh is the
+  run `resume=RUN_DIR` names (fcnn_cli.resume): the run goes on there, and its own `.hydra/`
+  record is kept as it is.
 - `guarded_task` wraps a Hydra task function: bad input in a single run is one line and exit
   status 2, with the run's directory removed again; in a sweep, a job that is refused or raises
   is recorded as failed in its own directory and the other jobs go on.
@@ -22,7 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from fcnn_cli import runs
+from fcnn_cli import interrupt, runs
 from fcnn_cli.errors import UsageError, fail
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,35 +94,76 @@ class RunDirectories(Callback):
     # run in a directory nobody checked: every failure ends the command instead (_or_exit).
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _or_exit(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
+        if _or_exit(OmegaConf.select, config, "resume", default=None) is not None:
+            _or_exit(_resume_directory, config)
+        else:
+            _or_exit(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _or_exit(_refuse_resume_in_sweep, config)
         path = _or_exit(_claim_directory, config, "hydra.sweep.dir", None)
         # Each job composes its config again from the command line's Hydra overrides: the
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(str(path))}")
+        # From here on Ctrl-C stops the running jobs after their epoch and skips the rest.
+        interrupt.defer()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        failed = summarize_sweep(Path(str(config.hydra.sweep.dir)))
-        if failed:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        failed, stopped = summarize_sweep(sweep_dir)
+        signum = interrupt.received()
+        if signum is not None:
+            print(f"fcnn: the sweep was interrupted ({interrupt.signal_name(signum)}): "
+                  f"{stopped} job{'s' if stopped != 1 else ''} stopped after an epoch, the jobs "
+                  f"not started were skipped; runs in {sweep_dir}", file=sys.stderr, flush=True)
+            interrupt.leave(signum)
+        if failed or stopped:
             raise SystemExit(SWEEP_FAILED_EXIT)
 
 
-def _or_exit(func: Callable[..., Any], *args: Any) -> Any:
-    """func(*args), exiting with one line (status 2) when it raises."""
+def _resume_directory(config: DictConfig) -> None:
+    """`resume=RUN_DIR`: the run goes on in RUN_DIR, which is not claimed (it is the run's own),
+    and Hydra does not write its `.hydra/` record again (the run keeps its own config)."""
+    from fcnn_cli.resume import run_directory
+
+    path = run_directory(OmegaConf.select(config, "resume"))
+    if "hydra.run.dir" in command_line_keys(config):
+        named = Path(str(config.hydra.run.dir))
+        if named.absolute() != path.absolute():
+            raise UsageError("hydra.run.dir", f"a resumed run stays in its own directory "
+                                              f"{path}; leave hydra.run.dir out")
+    with read_write(config):
+        OmegaConf.update(config, "hydra.run.dir", str(path), merge=False)
+        config.hydra.output_subdir = None
+
+
+def _refuse_resume_in_sweep(config: DictConfig) -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []
+    keys = {o.key_or_group for o in OverridesParser.create().parse_overrides(
+        [str(o) for o in overrides])}
+    if "resume" in keys or OmegaConf.select(config, "resume", default=None) is not None:
+        raise UsageError("resume", "resumes one run, not a sweep: drop -m (fcnn train "
+                                   "resume=RUN_DIR, once for each run to go on with)")
+
+
+def _or_exit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """func(*args, **kwargs), exiting with one line (status 2) when it raises."""
     from fcnn_cli.hydra_errors import one_line
 
     try:
-        return func(*args)
+        return func(*args, **kwargs)
     except UsageError as err:
         fail(str(err))
     except Exception as err:
         fail(one_line(err) or f"{type(err).__name__}: {err}")
 
 
-def summarize_sweep(sweep_dir: Path) -> int:
-    """Print how the jobs under `sweep_dir` ended, and where; return how many failed.
+def summarize_sweep(sweep_dir: Path) -> tuple[int, int]:
+    """Print how the jobs under `sweep_dir` ended, and where; return how many failed and how
+    many were interrupted (each of those with the command that resumes it).
 
     A job that left no metrics.json (its process died before it could say so) is recorded as
     failed here, so that `fcnn report` shows it as such.
@@ -131,19 +174,31 @@ def summarize_sweep(sweep_dir: Path) -> int:
             job.record_failure("killed", "the job ended without writing its results: its process "
                                          "died (killed, out of memory or out of time)")
     statuses = Counter(job.status() for job in jobs)
-    failed = [job for job in jobs if job.status() not in (runs.COMPLETED, runs.DIVERGED)]
+    stopped = [job for job in jobs if job.status() == runs.INTERRUPTED]
+    failed = [job for job in jobs
+              if job.status() not in (runs.COMPLETED, runs.DIVERGED, runs.INTERRUPTED)]
     parts = [f"{statuses[runs.COMPLETED]} completed"]
     if statuses[runs.DIVERGED]:
         parts.append(f"{statuses[runs.DIVERGED]} diverged")
+    if stopped:
+        parts.append(f"{len(stopped)} interrupted")
     parts.append(f"{len(failed)} failed")
     print(f"sweep: {len(jobs)} job{'s' if len(jobs) != 1 else ''}, {', '.join(parts)}; "
           f"runs in {sweep_dir}", flush=True)
+
+    def name(job: runs.RunDir) -> Any:
+        return job.path.relative_to(sweep_dir) if job.path.is_relative_to(sweep_dir) else job.path
+
+    for job in stopped:
+        metrics = job.read_metrics() or {}
+        print(f"  interrupted {name(job)} after {metrics.get('epochs_completed')}/"
+              f"{metrics.get('max_epochs')} epochs; resume with: "
+              f"{interrupt.resume_command(job.path)}", file=sys.stderr, flush=True)
     for job in failed:
-        name = job.path.relative_to(sweep_dir) if job.path.is_relative_to(sweep_dir) else job.path
-        print(f"  failed {name}: {job.failure() or job.status()}", file=sys.stderr, flush=True)
+        print(f"  failed {name(job)}: {job.failure() or job.status()}", file=sys.stderr, flush=True)
     if failed:
         print(f"  see `fcnn report {sweep_dir}`", file=sys.stderr, flush=True)
-    return len(failed)
+    return len(failed), len(stopped)
 
 
 def guarded_task(func: F) -> F:
@@ -172,12 +227,30 @@ def guarded_task(func: F) -> F:
                 fail(str(err))
             _job_failed(run_dir, hydra_cfg.job.num, "refused", str(err))
             raise
+        except interrupt.Interrupted as err:  # a signal before training began
+            if not in_sweep:
+                runs.discard(run_dir)  # (a resumed run's directory is not ours: it stays)
+                print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
+                      file=sys.stderr, flush=True)
+                interrupt.leave(err.signum)
+            _remove_unstarted(run_dir)
+            raise interrupt.Skipped(f"not started: the sweep was interrupted ({err})") from None
         except Exception as err:
             _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error",
                         f"{type(err).__name__}: {err}")
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _remove_unstarted(run_dir: Path) -> None:
+    """Remove a sweep job's directory that Hydra made for a job that never trained (it holds
+    the job's `.hydra/` record and log at most): the sweep's summary lists only jobs that ran."""
+    import shutil
+
+    job = runs.RunDir(run_dir)
+    if not job.metrics.exists() and not job.checkpoint.exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _job_failed(run_dir: Path, job_num: int | None, kind: str, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -50,17 +50,50 @@ class History:
 
 
 class EpochCallback(Protocol):
-    """An observer of the loop: experiment trackers (fcnn_cli/tracking.py), checkpoints."""
+    """An observer of the loop: experiment trackers (fcnn_cli/tracking.py), checkpoints
+    (fcnn_cli/checkpoint.py).
+
+    A callback may also define `on_train_start(backend, state)`: called once before the first
+    epoch this process trains, with the backend and the loop's `LoopState` (which holds the
+    epochs done before, when a run is resumed).
+    """
 
     def on_epoch_end(self, record: EpochRecord) -> None:
-        """Called after each epoch, once its record is in the history (a diverged one too)."""
+        """Called after each epoch, once its record is in the history and the loop's state has
+        moved on to the next epoch (its learning rate annealed): a diverged one too."""
+
+
+def batch_rng(seed: int) -> np.random.Generator:
+    """The generator of the per-epoch batch orders, the same for every backend."""
+    return np.random.default_rng([seed, 1])
 
 
 def batch_orders(seed: int, n: int):
     """The per-epoch permutations of the training set, the same for every backend."""
-    rng = np.random.default_rng([seed, 1])
+    rng = batch_rng(seed)
     while True:
         yield rng.permutation(n)
+
+
+@dataclass
+class LoopState:
+    """Where training stands between two epochs, besides the backend's weights and optimizer
+    state: the curves so far, the next epoch's learning rate, and the generator that draws each
+    epoch's batch order. A checkpoint saves it; a resumed run starts from the saved one."""
+
+    history: History
+    lr: float
+    rng: np.random.Generator
+
+    @property
+    def epoch(self) -> int:
+        """Epochs done."""
+        return len(self.history.records)
+
+
+def start(settings: Settings) -> LoopState:
+    """The state before the first epoch."""
+    return LoopState(History(), settings.lr, batch_rng(settings.seed))
 
 
 def _progress(settings: Settings):
@@ -90,34 +123,50 @@ def _stats(record: EpochRecord, columns: tuple[str, ...]) -> str:
     return "  ".join(parts)
 
 
-def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = ()) -> History:
-    """Train `backend` for up to `settings.max_epochs` epochs and return the curves.
+def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = (),
+        state: LoopState | None = None, stop: Callable[[], bool] | None = None) -> History:
+    """Train `backend` up to epoch `settings.max_epochs` and return the curves.
 
-    Each of `callbacks` sees every epoch's record as soon as it is appended.
+    `state`: where to go on from (a resumed run's, with the backend's weights and optimizer
+    state already restored); by default the start. Each of `callbacks` sees every epoch's record
+    as soon as it is appended. `stop` is asked before every epoch: when it answers true (a signal
+    arrived, see fcnn_cli.interrupt) the loop ends there with status "interrupted".
     """
-    history = History()
-    lr = settings.lr
-    orders = batch_orders(settings.seed, backend.data.n_train)
+    state = start(settings) if state is None else state
+    history = state.history
+    history.status = "completed"
     has_val, has_test = backend.data.has_val, backend.data.has_test
+    for callback in callbacks:
+        if hasattr(callback, "on_train_start"):
+            callback.on_train_start(backend, state)
     with _progress(settings) as progress:
-        task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs, stats="")
-        for epoch in range(1, settings.max_epochs + 1):
-            order = next(orders)
-            start = time.perf_counter()
+        task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs,
+                                 completed=state.epoch,
+                                 stats=_stats(history.last, backend.task.curve_columns)
+                                 if history.records else "")
+        for epoch in range(state.epoch + 1, settings.max_epochs + 1):
+            if stop is not None and stop():
+                history.status = "interrupted"
+                break
+            order = state.rng.permutation(backend.data.n_train)
+            lr = state.lr
+            start_time = time.perf_counter()
             backend.train_epoch(order, lr)
             train_loss, train_acc = backend.evaluate("train")  # curves C and A
-            history.fit_seconds += time.perf_counter() - start
+            history.fit_seconds += time.perf_counter() - start_time
             # curve B; data given as arrays (FCNNClassifier.fit) has no test split
             test_loss, test_acc = backend.evaluate("test") if has_test else (None, None)
             val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
             record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
                                  history.fit_seconds, test_loss, val_loss)
             history.records.append(record)
+            diverged = not math.isfinite(train_loss)
+            if not diverged:
+                state.lr = lr * settings.annealing
             for callback in callbacks:
                 callback.on_epoch_end(record)
             progress.update(task, advance=1, stats=_stats(record, backend.task.curve_columns))
-            if not math.isfinite(train_loss):
+            if diverged:
                 history.status = "diverged"
                 break
-            lr *= settings.annealing
     return history

@@ -1,8 +1,9 @@
 """`fcnn report`: one table over many runs (single runs and sweeps), with files to keep.
 
 A run directory is any directory holding `.hydra/config.yaml` (or a `metrics.json`); its
-`metrics.json`, written last by `fcnn train`, marks it ended (see `fcnn_cli.runs`). A run without
-one is shown as unfinished (still running, interrupted or crashed); one whose metrics cannot be
+`metrics.json`, written last by `fcnn train`, marks it ended (see `fcnn_cli.runs`); a run stopped
+by a signal says `interrupted` there (it can be resumed). A run without one is shown as
+unfinished (still running, killed or crashed); one whose metrics cannot be
 read, or that a sweep recorded as failed (refused, raised, killed), as failed, with its reason:
 the report never stops at a bad run. A sweep root holding Optuna's `optimization_results.yaml`
 also gets the study's best parameters and value, and the run that produced them.
@@ -474,7 +475,8 @@ def print_table(runs: list[Run], studies: list[Study], title: str,
     from rich.measure import Measurement
     from rich.table import Table
 
-    styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow"}
+    styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow",
+              "interrupted": "yellow"}
     # The dataset column only when the runs differ in it; the title names a common one.
     keys = [k for k in shown_columns(runs, columns)
             if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]

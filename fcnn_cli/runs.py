@@ -5,13 +5,14 @@ The one module that knows the layout; `fcnn train` writes through it, `fcnn repo
 summary read through it. A run directory holds
 
     .hydra/          Hydra's record of the composed config and the command-line overrides
-    metrics.json     written last: its presence marks a run that ended (completed, diverged, failed)
+    metrics.json     written last: its presence marks a run that ended (completed, diverged,
+                     interrupted, failed)
     curves.csv       one row per epoch
     curves.png       the lab's figure
     model.npz        the trained weights
     reconstructions.png   an autoencoder's test images beside their reconstructions
     probe_curves.csv      a probe's logistic regression, one row per epoch
-    checkpoint.npz   (reserved for resumable runs)
+    checkpoint.npz   the state after the last epoch, to resume from (fcnn_cli.checkpoint)
     eval*.json, eval*-*.png   what `fcnn evaluate` wrote (never a training file's name)
 
 A directory that `FCNNClassifier.save` wrote holds model.npz and estimator.json (the estimator's
@@ -22,10 +23,12 @@ Light on purpose (no numpy, no Hydra at import): the Hydra callbacks load it on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,8 @@ BOOKKEEPING = (HYDRA_SUBDIR, ".submitit")
 
 # metrics.json "status" values; a directory without metrics.json is "unfinished".
 COMPLETED, DIVERGED, FAILED, UNFINISHED = "completed", "diverged", "failed", "unfinished"
+# Stopped by a signal after an epoch, with its results so far; `fcnn train resume=DIR` goes on.
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -179,8 +184,8 @@ class RunDir:
         return data if isinstance(data, dict) else None
 
     def status(self) -> str:
-        """completed, diverged or failed from metrics.json; failed when it is unreadable;
-        unfinished when there is none (still running, or the process died)."""
+        """completed, diverged, interrupted or failed from metrics.json; failed when it is
+        unreadable; unfinished when there is none (still running, or the process died)."""
         if not self.metrics.is_file():
             return UNFINISHED
         metrics = self.read_metrics()
@@ -206,6 +211,31 @@ class RunDir:
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         """metrics.json, atomically; written last, it marks the run as ended."""
         write_json(self.metrics, metrics)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[bool]:
+        """Hold this run directory while one process trains in it: an exclusive flock on the
+        directory itself, which the system releases when the process ends, however it ends.
+        Yields False (holding nothing) when another process holds it; True also where the file
+        system has no flock (nothing to check against there)."""
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            yield True
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            except OSError:
+                pass  # no flock on this file system
+            yield True
+        finally:
+            os.close(fd)
 
     def record_failure(self, kind: str, reason: str) -> None:
         """Mark this run failed: `kind` is refused (bad input), error (an exception) or killed
@@ -324,6 +354,8 @@ def describe_existing(path: Path) -> str | None:
     if not entries:
         return None
     run = RunDir(path)
+    if run.metrics.is_file() and run.status() == INTERRUPTED:
+        return f"already holds an interrupted run (to go on with it: fcnn train resume={path})"
     if run.metrics.is_file():
         return f"already holds a finished run ({METRICS}, status {run.status()})"
     if (path / SWEEP_CONFIG).is_file() or any(RunDir(p).is_run() for p in entries if p.is_dir()):
@@ -351,6 +383,15 @@ def discard(path: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+def discard_unfinished() -> None:
+    """Discard every directory this process claimed in which nothing was trained (no
+    metrics.json and no checkpoint anywhere below it): a start-up abandoned before training."""
+    for path in list(_claimed):
+        trained = any(METRICS in files or CHECKPOINT in files for _, _, files in os.walk(path))
+        if not trained:
+            discard(path)
 
 
 def is_claimed(path: Path) -> bool:

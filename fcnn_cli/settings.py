@@ -76,6 +76,8 @@ class Settings:
     classes: tuple[int, ...] | None = None
     probe: ProbeSettings | None = None
     objective: str = "auto"
+    #: the run directory this run resumes (fcnn_cli.resume), None for a new run
+    resume: str | None = None
 
 
 def _number(cfg: Any, key: str, default: Any = None, prefix: str = "") -> Any:
@@ -266,6 +268,10 @@ def from_config(cfg: Any, data_shape: Any = None) -> Settings:
     if objective == "probe_val_acc" and probe is None:
         raise UsageError("objective", "objective=probe_val_acc needs a probe: set probe.layer "
                                       "(a hidden layer number, or code)")
+    resume = cfg.get("resume")
+    if resume is not None and (not isinstance(resume, str) or not resume.strip()):
+        raise UsageError("resume", f"must be the directory of a run to resume, or null; got "
+                                   f"{resume!r}")
     settings = Settings(
         backend=backend,
         dataset=dataset,
@@ -289,6 +295,7 @@ def from_config(cfg: Any, data_shape: Any = None) -> Settings:
         classes=parse_classes(dataset_cfg.get("classes"), "dataset.classes"),
         probe=probe,
         objective=objective,
+        resume=resume,
     )
     check_memory(settings, data_shape)
     return settings

@@ -153,6 +153,11 @@ class RunTracker:
         # A run that raises before `finish` must not stay RUNNING in MLflow forever.
         atexit.register(self._end_if_open)
 
+    def on_train_start(self, backend: Any, state: Any) -> None:
+        """A resumed run: log the epochs it did before, so this MLflow run has all its curves."""
+        for record in state.history.records:
+            self.on_epoch_end(record)
+
     def on_epoch_end(self, record: EpochRecord) -> None:
         """Log the epoch's curves at step = epoch, so MLflow draws them while the run trains."""
         from mlflow.entities import Metric

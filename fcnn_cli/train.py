@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,26 +12,80 @@ from typing import TYPE_CHECKING, Any
 from fcnn_cli.hydra_hooks import guarded_task
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from fcnn_cli.backends.base import Backend
+    from fcnn_cli.checkpoint import Checkpoint
     from fcnn_cli.datasets import Dataset
     from fcnn_cli.loop import EpochCallback, History
     from fcnn_cli.run_outputs import SavedModel
+    from fcnn_cli.runs import RunDir
     from fcnn_cli.settings import Settings
 
 
-def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
-    """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics."""
-    from fcnn_cli import datasets, probe, run_outputs, runs, settings, tasks, tracking
+def train(cfg: Any, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics.
 
-    s = settings.from_config(cfg)  # before any work: bad input costs nothing
-    data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
-    task = tasks.create(s, data)  # the checks that need the data, still before any training
-    objective_name = resolve_objective(s.objective, task)
-    probe_layer = probe.check(s.probe, task, data) if s.probe else None
-    tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
-    backend, history = fit(s, data, callbacks=[tracker] if tracker else ())
+    After every epoch the run's checkpoint is written. With `resume` set, `run_dir` is the run
+    to go on with: its own config is used, with what `overrides` (the command line's) may change
+    (fcnn_cli.resume), and training continues from its checkpoint. A signal caught by
+    fcnn_cli.interrupt ends training after the current epoch: the run is saved as interrupted.
+    """
+    from fcnn_cli import runs
+    from fcnn_cli.errors import UsageError
+
+    out = runs.RunDir(run_dir)
+    with out.hold() as held:
+        if not held:
+            raise UsageError("resume", f"{run_dir} is being trained by another fcnn train right "
+                                       "now; resume it once that has ended")
+        return _train(cfg, out, overrides)
+
+
+def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
+    import contextlib
+
+    from fcnn_cli import (
+        checkpoint,
+        datasets,
+        interrupt,
+        probe,
+        resume,
+        run_outputs,
+        settings,
+        tasks,
+        tracking,
+    )
+    from fcnn_cli.errors import UsageError
+
+    run_dir = out.path
+    guard = interrupt.current()
+    saved = None
+    # Until training begins a signal abandons the run at once (nothing to keep yet).
+    with guard.setup() if guard is not None else contextlib.nullcontext():
+        if cfg.get("resume") is not None:
+            cfg = resume.run_config(cfg, out, list(overrides))
+        s = settings.from_config(cfg)  # before any work: bad input costs nothing
+        if s.resume is not None:
+            saved = resume.load_checkpoint(out, s)
+        data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
+        task = tasks.create(s, data)  # the checks that need the data, still before any training
+        objective_name = resolve_objective(s.objective, task)
+        probe_layer = probe.check(s.probe, task, data) if s.probe else None
+        record = checkpoint.run_record(s, data)
+        if saved is not None:
+            resume.check_matches(saved, record, run_dir)
+        tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
+    checkpointer = checkpoint.Checkpointer(out.checkpoint, record)
+    extend = resume.MaxEpochs(out, s.max_epochs) if saved is not None else None
+    callbacks = [c for c in (extend, tracker, checkpointer) if c is not None]
+    try:
+        backend, history = fit(s, data, callbacks, resume=saved,
+                               stop=guard.requested if guard is not None else None)
+    except checkpoint.CheckpointError as err:
+        raise UsageError("resume", f"{err}; it cannot be resumed") from None
+    if not history.records:  # stopped before a first epoch ended: nothing to keep
+        raise interrupt.Interrupted(interrupt.received() or signal.SIGINT)
 
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()
@@ -66,12 +122,13 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
         "fit_seconds": history.fit_seconds,
         "compile_seconds": backend.compile_seconds,
         "predict_seconds": predict_seconds,
+        "checkpoint_seconds": checkpointer.seconds,
+        "resumed_from_epoch": None if saved is None else saved.epoch,
         "versions": run_outputs.versions(),
     }
     params = backend.get_params()
     rows = history.rows()
     run_dir.mkdir(parents=True, exist_ok=True)
-    out = runs.RunDir(run_dir)
     run_outputs.save_model(out.model, saved_model(s, data, task.name, params))
     run_outputs.write_curves(out.curves, rows, task.curve_columns)
     if s.plot:
@@ -93,15 +150,18 @@ def train(cfg: Any, run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
-def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = ()
+def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
+        resume: Checkpoint | None = None, stop: Callable[[], bool] | None = None,
         ) -> tuple[Backend, History]:
     """Train on `data` with the checked settings `s`: the backend `s` names, through the shared
     loop, which shows each epoch to `callbacks`. The one training path of `fcnn train` and
-    `FCNNClassifier.fit`."""
-    from fcnn_cli import backends, loop
+    `FCNNClassifier.fit`. `resume`: a checkpoint to go on from (CheckpointError when it does
+    not fit the model); `stop`: asked before every epoch, true ends training there."""
+    from fcnn_cli import backends, checkpoint, loop
 
     backend = backends.create(s, data)
-    return backend, loop.run(backend, s, callbacks)
+    state = checkpoint.restore(resume, backend, s) if resume is not None else None
+    return backend, loop.run(backend, s, callbacks, state=state, stop=stop)
 
 
 def saved_model(s: Settings, data: Dataset, task: str, params: Any,
@@ -177,10 +237,31 @@ def headline(metrics: dict[str, Any], run_dir: Path) -> str:
 
 @guarded_task
 def hydra_task(cfg: Any) -> float:
-    """The Hydra task behind `fcnn train` (run and multirun)."""
-    from hydra.core.hydra_config import HydraConfig
+    """The Hydra task behind `fcnn train` (run and multirun).
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    metrics = train(cfg, run_dir)
-    print(headline(metrics, run_dir), flush=True)
-    return objective(metrics)
+    A single run that a signal stopped ends the process with 128 + the signal's number, after
+    one line saying how far it got and how to resume it; a sweep's job returns, and the sweep
+    ends (fcnn_cli.hydra_hooks) once the jobs not yet started have been skipped.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from fcnn_cli import interrupt
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    # `fcnn train` installed the signal guard at start (fcnn_cli.cli); a joblib sweep's worker
+    # processes install it here, so their jobs too stop after the epoch on Ctrl-C. Jobs that
+    # submitit starts (SLURM) keep submitit's own signal handling: SLURM ends a cancelled job as
+    # before, and the launcher records it as failed; its last epoch's checkpoint stays.
+    if "Joblib" in str(hydra_cfg.launcher.get("_target_", "")):
+        interrupt.install(raising=False)
+    metrics = train(cfg, run_dir, [str(o) for o in hydra_cfg.overrides.task])
+    signum = interrupt.received()
+    if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:
+        print(headline(metrics, run_dir), flush=True)
+        return objective(metrics)
+    if metrics["status"] != "interrupted":  # the signal came during the last epoch
+        print(headline(metrics, run_dir), flush=True)
+    print(interrupt.stopped_line(metrics, run_dir), file=sys.stderr, flush=True)
+    interrupt.leave(signum)

@@ -48,7 +48,7 @@ RELATED = {
 class Key:
     """How to draw values for one config key or group: its kind and its valid values."""
 
-    kind: str  # number | integer | boolean | choice | list | path | group
+    kind: str  # number | integer | boolean | choice | list | path | run dir | group
     valid: st.SearchStrategy
     names: tuple[str, ...] = field(default=())  # other names an error about it may carry
 
@@ -76,12 +76,30 @@ KEYS: dict[str, Key] = {
     "optimizer.momentum": Key("number", st.just(0.0), ("optimizer",)),
     "optimizer.nesterov": Key("boolean", st.booleans(), ("optimizer",)),
     "optimizer.alpha": Key("number", st.just(0.0), ("optimizer",)),
+    "optimizer.beta1": Key("number", st.floats(0.0, 0.99), ("optimizer",)),
+    "optimizer.beta2": Key("number", st.floats(0.0, 0.999), ("optimizer",)),
+    "optimizer.epsilon": Key("number", st.floats(1e-10, 1e-6), ("optimizer",)),
+    "dataset.classes": Key("list", st.sampled_from([None, [3, 8], [0, 1, 2]]), ("dataset",)),
+    "objective": Key("choice", st.sampled_from(["auto", "val_acc", "val_loss"])),
+    # The probe's keys are checked only with a layer; alone, a bad one is ignored (and runs).
+    "probe.layer": Key("integer", st.sampled_from([None, 1]), ("probe",)),
+    "probe.classes": Key("list", st.just([3, 8]), ("probe",)),
+    "probe.lr": Key("number", st.floats(1e-3, 1.0), ("probe",)),
+    "probe.annealing": Key("number", st.floats(0.5, 1.0), ("probe",)),
+    "probe.max_epochs": Key("integer", st.integers(1, 3), ("probe",)),
+    "probe.batch_size": Key("integer", st.integers(1, 64), ("probe",)),
+    # A run to go on with: a valid one needs a run directory, which no draw makes.
+    "resume": Key("run dir", st.none()),
     # Groups: valid options that stay fast on top of BASE. mnist and fashion would fetch or
     # load 60,000 images, and the Optuna searches run many trials: only bad values for those.
     "backend": Key("group", st.sampled_from(["numpy", "sklearn", "jax", "jax-grad"])),
     "optimizer": Key("group", st.sampled_from(["sgd", "adam"])),
     "device": Key("group", st.sampled_from(["cpu", "auto", "gpu"])),
     "dataset": Key("group", st.just("digits")),
+    "task": Key("group", st.sampled_from(["classify", "autoencoder", "logreg"]),
+                ("struct", "batch_size", "dataset", "optimizer")),
+    # mlflow would start a tracking store (slow, and it writes outputs/mlflow): bad values only.
+    "logger": Key("group", st.just("none")),
     "arch": Key("group", st.sampled_from(["softmax", "small", "lab", "deep"])),
     "experiment": Key("group", st.sampled_from(["ex5_1", "ex5_2", "ex5_3", "ex5_4", "timing"])),
     "hparams_search": Key("group", st.nothing()),
@@ -127,6 +145,8 @@ BAD_FOR = {
     "list": ["string", "text", "dict", "bool", "null", "huge", "negative", "zero", "nan/inf",
              "empty string", "raw text", "number", "list"],
     "path": ["number", "list", "dict", "bool", "empty string", "huge", "raw text"],
+    "run dir": ["text", "unknown name", "number", "list", "dict", "bool", "empty string", "huge",
+                "raw text"],
     "group": ["unknown name", "text", "list", "number", "bool", "null", "empty string", "raw text"],
 }
 

@@ -11,7 +11,10 @@ from fcnn_cli import model, tasks
 
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
+    from fcnn_cli.optim import OptState
     from fcnn_cli.settings import Settings
+
+Params = list[tuple[np.ndarray, np.ndarray]]
 
 
 class Backend(ABC):
@@ -55,3 +58,28 @@ class Backend(ABC):
     @abstractmethod
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The current weights as numpy (W, b) pairs, input layer first."""
+
+    @abstractmethod
+    def get_opt_state(self) -> OptState:
+        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.optim`."""
+
+    def get_state(self) -> tuple[Params, OptState]:
+        """What a checkpoint keeps of the backend: its parameters as it trains them and its
+        optimizer's state, copied. `set_state` takes them back."""
+        return self.get_params(), self.get_opt_state()
+
+    @abstractmethod
+    def set_state(self, params: Params, opt_state: OptState) -> None:
+        """Go on from `params` and `opt_state` (as `get_state` returned them, possibly in another
+        process): the next epoch then runs exactly as it would have after the saved one.
+        Raises ValueError when they do not fit this model (shapes, optimizer buffers)."""
+
+
+def check_like(what: str, arrays: Params, like: Params) -> None:
+    """Raise ValueError unless `arrays` are (W, b) pairs of the shapes of `like`."""
+    if len(arrays) != len(like):
+        raise ValueError(f"{what}: {len(arrays)} layers, the model has {len(like)}")
+    for i, ((w, b), (w0, b0)) in enumerate(zip(arrays, like, strict=True)):
+        if np.shape(w) != np.shape(w0) or np.shape(b) != np.shape(b0):
+            raise ValueError(f"{what}: layer {i} is {np.shape(w)} + {np.shape(b)}, the model's "
+                             f"{np.shape(w0)} + {np.shape(b0)}")

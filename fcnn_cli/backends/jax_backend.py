@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcnn_cli import model, optim
-from fcnn_cli.backends.base import Backend
+from fcnn_cli.backends.base import Backend, Params, check_like
 from fcnn_cli.devices import describe_device, resolve_device
 
 if TYPE_CHECKING:
@@ -203,6 +203,29 @@ class CompiledEpochBackend(Backend):
     def get_opt_state(self) -> optim.OptState:
         """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.optim`."""
         return optim.state_from_arrays(optim.state_arrays(self.opt_state))
+
+    @_x64_scope
+    def set_state(self, params: Params, opt_state: optim.OptState) -> None:
+        import jax
+
+        live = self.get_opt_state()
+        check_like("parameters", params, self.get_params())
+        if set(opt_state.slots) != set(live.slots):
+            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
+                             f"this optimizer keeps {sorted(live.slots) or 'none'}")
+        for name, pairs in opt_state.slots.items():
+            check_like(f"optimizer buffer {name}", pairs, live.slots[name])
+
+        def fresh(a: Any, dtype: Any) -> np.ndarray:
+            # A copy in the run's dtype: the device buffers made from it are donated to the
+            # next epoch, and must not share memory with anything else.
+            return np.array(a, dtype=dtype, copy=True)
+
+        put = functools.partial(jax.device_put, device=self._device)
+        self.params = put([(fresh(w, self._dtype), fresh(b, self._dtype)) for w, b in params])
+        slots = {name: [(fresh(w, self._dtype), fresh(b, self._dtype)) for w, b in pairs]
+                 for name, pairs in opt_state.slots.items()}
+        self.opt_state = put(optim.OptState(fresh(opt_state.step, optim.STEP_DTYPE), slots))
 
 
 class JaxBackend(CompiledEpochBackend):

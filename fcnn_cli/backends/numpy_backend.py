@@ -18,7 +18,7 @@ import numpy as np
 
 from fcnn_cli import optim
 from fcnn_cli.backends import numpy_optim
-from fcnn_cli.backends.base import Backend
+from fcnn_cli.backends.base import Backend, Params, check_like
 
 if TYPE_CHECKING:
     from fcnn_cli.datasets import Dataset
@@ -122,6 +122,18 @@ class NumpyBackend(Backend):
     def get_opt_state(self) -> optim.OptState:
         """A copy of the optimizer's state, in the shape of `fcnn_cli.optim`."""
         return optim.state_from_arrays(optim.state_arrays(self._optimizer.state()))
+
+    def set_state(self, params: Params, opt_state: optim.OptState) -> None:
+        check_like("parameters", params, self.params)
+        live = self._optimizer.state()
+        if set(opt_state.slots) != set(live.slots):
+            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
+                             f"this optimizer keeps {sorted(live.slots) or 'none'}")
+        for name, pairs in opt_state.slots.items():
+            check_like(f"optimizer buffer {name}", pairs, live.slots[name])
+        for (w, b), (w_from, b_from) in zip(self.params, params, strict=True):
+            w[...], b[...] = w_from, b_from  # into the flat buffer the optimizer updates
+        self._optimizer.load_state(opt_state)
 
 
 def _activate_inplace(name: str, a: np.ndarray) -> None:

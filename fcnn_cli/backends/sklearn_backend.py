@@ -15,6 +15,14 @@ Which estimator is the task's (one entry per task in `ESTIMATORS`):
   from the shared seeded weights and steps after every sample (batch_size must be 1, checked in
   settings) in the loop's order at the loop's rate, so it follows the numpy backend's run with
   batch 1 to rounding.
+
+For checkpoints (`get_state`, `set_state`) each estimator hands out what its next `partial_fit`
+depends on, in the shape of `fcnn_cli.optim`: the weights as it keeps them (a two-class
+MLPClassifier's single output unit included) and its optimizer's buffers (SGDOptimizer's
+`velocities`, kept even without momentum; AdamOptimizer's `ms`, `vs` and `t`), the step being
+the number of updates done. A resumed MLP is first built by a `partial_fit` on one batch (its
+only public way to set up its layers and optimizer), then everything that batch changed is
+overwritten with the saved state.
 """
 
 from __future__ import annotations
@@ -26,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli import model
-from fcnn_cli.backends.base import Backend
+from fcnn_cli import model, optim
+from fcnn_cli.backends.base import Backend, Params, check_like
 
 if TYPE_CHECKING:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -101,6 +109,18 @@ class Estimator(ABC):
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The current weights as (W, b) pairs, input layer first (views, not copies)."""
 
+    def raw_params(self) -> Params:
+        """The weights as the estimator keeps them (what a checkpoint saves); views."""
+        return self.params()
+
+    @abstractmethod
+    def opt_state(self, updates: int) -> optim.OptState:
+        """The estimator's optimizer state (copies), after `updates` updates."""
+
+    @abstractmethod
+    def set_state(self, params: Params, opt_state: optim.OptState, samples: int) -> None:
+        """Go on from a saved state; `samples`: the training samples seen so far."""
+
 
 class MLPEstimator(Estimator):
     """The MLP estimators' common part: the loop's learning rate set before every epoch."""
@@ -123,6 +143,50 @@ class MLPEstimator(Estimator):
 
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return list(zip(self.mlp.coefs_, self.mlp.intercepts_, strict=True))
+
+    def raw_params(self) -> Params:
+        return MLPEstimator.params(self)
+
+    def _slots(self) -> dict[str, list[np.ndarray]]:
+        """The optimizer's per-parameter buffers by our names, each as scikit-learn orders them
+        (every coefs_ array, then every intercepts_ array)."""
+        opt = self.mlp._optimizer
+        if self.settings.optimizer.name == "adam":
+            return {"m": opt.ms, "v": opt.vs}
+        return {"velocity": opt.velocities}
+
+    def opt_state(self, updates: int) -> optim.OptState:
+        n = len(self.mlp.coefs_)
+        slots = {name: [(np.array(arrays[i]), np.array(arrays[n + i])) for i in range(n)]
+                 for name, arrays in self._slots().items()}
+        step = self.mlp._optimizer.t if self.settings.optimizer.name == "adam" else updates
+        return optim.OptState(np.array(step, dtype=optim.STEP_DTYPE), slots)
+
+    def set_state(self, params: Params, opt_state: optim.OptState, samples: int) -> None:
+        if not hasattr(self.mlp, "_optimizer"):
+            # Built by one partial_fit (layers, output function, label binarizer, optimizer);
+            # all it changed that the next epochs read is overwritten below.
+            rows = min(self.settings.batch_size, self.data.n_train)
+            self._partial_fit(self.data.x_train[:rows], self.data.y_train[:rows])
+        check_like("parameters", params, self.raw_params())
+        live = self._slots()
+        if set(opt_state.slots) != set(live):
+            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
+                             f"scikit-learn's {self.settings.optimizer.name} keeps {sorted(live)}")
+        for (w, b), (w_from, b_from) in zip(self.raw_params(), params, strict=True):
+            w[...], b[...] = w_from, b_from
+        opt = self.mlp._optimizer
+        for name, pairs in opt_state.slots.items():
+            n = len(pairs)
+            check_like(f"optimizer buffer {name}", pairs,
+                       [(live[name][i], live[name][n + i]) for i in range(n)])
+            arrays = [np.array(w) for w, _ in pairs] + [np.array(b) for _, b in pairs]
+            setattr(opt, {"velocity": "velocities", "m": "ms", "v": "vs"}[name], arrays)
+        if self.settings.optimizer.name == "adam":
+            opt.t = int(opt_state.step)
+        # scikit-learn's own counts, as partial_fit keeps them (t_: samples seen).
+        self.mlp.t_ = samples
+        self.mlp.loss_curve_ = []
 
 
 class MLPClassifierEstimator(MLPEstimator):
@@ -186,6 +250,21 @@ class SGDLogReg(Estimator):
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(self.sgd.coef_.T, self.sgd.intercept_)]
 
+    def opt_state(self, updates: int) -> optim.OptState:
+        # Plain SGD keeps no buffers; SGDClassifier's t_ is 1 + the samples (= updates) seen.
+        return optim.OptState(np.array(int(self.sgd.t_) - 1, dtype=optim.STEP_DTYPE), {})
+
+    def set_state(self, params: Params, opt_state: optim.OptState, samples: int) -> None:
+        check_like("parameters", params, self.params())
+        if opt_state.slots:
+            raise ValueError(f"optimizer state holds {sorted(opt_state.slots)}, SGDClassifier "
+                             "keeps none")
+        (w, b), = params
+        # In the saved dtype: partial_fit keeps float64 weights whatever the data's dtype.
+        self.sgd.coef_ = np.array(np.asarray(w).T, order="C")
+        self.sgd.intercept_ = np.array(b)
+        self.sgd.t_ = float(int(opt_state.step) + 1)
+
 
 # task name -> the estimator that trains it.
 ESTIMATORS: dict[str, type[Estimator]] = {
@@ -205,8 +284,10 @@ class SklearnBackend(Backend):
         super().__init__(settings, data)
         self.estimator = ESTIMATORS[self.task.name](self)
         self._diverged = False
+        self._epochs = 0  # epochs trained (or restored), for the optimizer's update count
 
     def train_epoch(self, order: np.ndarray, lr: float) -> None:
+        self._epochs += 1
         if self._diverged:
             return
         x, y = self.data.x_train[order], self.data.y_train[order]
@@ -240,3 +321,18 @@ class SklearnBackend(Backend):
 
     def get_params(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(w.copy(), b.copy()) for w, b in self.estimator.params()]
+
+    def _updates_per_epoch(self) -> int:
+        return -(-self.data.n_train // min(self.settings.batch_size, self.data.n_train))
+
+    def get_opt_state(self) -> optim.OptState:
+        return self.estimator.opt_state(self._epochs * self._updates_per_epoch())
+
+    def get_state(self) -> tuple[Params, optim.OptState]:
+        # The estimator's own layout (get_params turns a two-class MLPClassifier's one output
+        # unit into model.npz's two).
+        return [(w.copy(), b.copy()) for w, b in self.estimator.raw_params()], self.get_opt_state()
+
+    def set_state(self, params: Params, opt_state: optim.OptState) -> None:
+        self._epochs = int(opt_state.step) // self._updates_per_epoch()
+        self.estimator.set_state(params, opt_state, self._epochs * self.data.n_train)
