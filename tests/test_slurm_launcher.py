@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -111,13 +112,23 @@ def test_record_failure_keeps_what_the_run_wrote(tmp_path):
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None,
                     reason="needs root to run the script as another user")
 def test_slurm_local_without_root_says_why_in_one_line():
-    for command in ("up", "down"):
-        proc = subprocess.run(["runuser", "-u", "nobody", "--", str(REPO / "scripts" / "slurm-local"),
-                               command], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 1
-        assert proc.stdout == ""
-        assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-        assert "needs root" in proc.stderr
+    # A copy where `nobody` can read it: a checkout may sit below a directory only root enters
+    # (mktemp -d and pytest's tmp_path make them 0700).
+    shared = Path(tempfile.mkdtemp(prefix="slurm-local-"))
+    try:
+        shared.chmod(0o755)
+        script = shared / "slurm-local"
+        shutil.copy(REPO / "scripts" / "slurm-local", script)
+        script.chmod(0o755)
+        for command in ("up", "down"):
+            proc = subprocess.run(["runuser", "-u", "nobody", "--", str(script), command],
+                                  capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 1
+            assert proc.stdout == ""
+            assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+            assert "needs root" in proc.stderr
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_slurm_local_usage():
