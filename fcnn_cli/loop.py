@@ -68,13 +68,6 @@ def batch_rng(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, 1])
 
 
-def batch_orders(seed: int, n: int):
-    """The per-epoch permutations of the training set, the same for every backend."""
-    rng = batch_rng(seed)
-    while True:
-        yield rng.permutation(n)
-
-
 @dataclass
 class LoopState:
     """Where training stands between two epochs, besides the backend's weights and optimizer

@@ -93,12 +93,9 @@ class Study:
 
 # --- finding and reading runs -------------------------------------------------------------------
 
-_natural_key = natural_key
-
-
 def find_studies(directory: Path) -> list[Path]:
     """Every Optuna sweep root at or below `directory`."""
-    return sorted((p.parent for p in directory.rglob(OPTUNA_RESULTS)), key=_natural_key)
+    return sorted((p.parent for p in directory.rglob(OPTUNA_RESULTS)), key=natural_key)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -250,7 +247,7 @@ def sort_runs(runs: list[Run], column: str, reverse: bool = False) -> list[Run]:
     def key(run: Run) -> Any:
         value = run.row.get(column)
         if column == "run":
-            return _natural_key(Path(str(value)))
+            return natural_key(Path(str(value)))
         if column == "struct":  # by depth, then widths
             sizes = [int(s) for s in re.findall(r"\d+", str(value))]
             return (len(sizes), sizes)

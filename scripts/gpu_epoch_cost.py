@@ -85,12 +85,12 @@ def epoch_seconds(name: str, data: datasets.Dataset, batch: int, device: str, re
                  batch_size=batch, lr=JOB["lr"], annealing=JOB["annealing"],
                  max_epochs=repeats + 1, device=device)
     backend = backends.create(s, data)
-    orders = loop.batch_orders(s.seed, data.n_train)
-    backend.train_epoch(next(orders), s.lr)  # warm-up: the first call of a compiled program
+    rng = loop.batch_rng(s.seed)  # the loop's batch orders
+    backend.train_epoch(rng.permutation(data.n_train), s.lr)  # warm-up: the first call of a compiled program
     _sync(backend)
     times = []
     for _ in range(repeats):
-        order = next(orders)
+        order = rng.permutation(data.n_train)
         start = time.perf_counter()
         backend.train_epoch(order, s.lr)
         _sync(backend)
