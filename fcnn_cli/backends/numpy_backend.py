@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli import optim
+from fcnn_cli import fpenv, optim
 from fcnn_cli.backends import numpy_optim
 from fcnn_cli.backends.base import Backend, Params, check_like
 
@@ -92,7 +92,9 @@ class NumpyBackend(Backend):
     def train_epoch(self, order: np.ndarray, lr: float) -> None:
         batch = self.settings.batch_size
         # A diverging run overflows; the loop detects that from the loss and stops cleanly.
-        with np.errstate(over="ignore", invalid="ignore"):
+        # Subnormals are flushed to zero, as XLA does on the CPU (fpenv: Adam's decaying moments
+        # would otherwise sink into the CPU's slow path).
+        with np.errstate(over="ignore", invalid="ignore"), fpenv.flush_subnormals():
             for start in range(0, order.shape[0], batch):
                 self._step(order[start : start + batch], lr)
 
