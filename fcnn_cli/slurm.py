@@ -223,10 +223,9 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     """Submit the jobs as one array through `launcher` (Hydra's submitit SlurmLauncher), wait for
     all of them, record the failed ones, and return one JobReturn per job, failed ones included."""
     import submitit
-    from hydra.core.singleton import Singleton
     from hydra.core.utils import filter_overrides
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
-    from omegaconf import OmegaConf
+
+    from fcnn_cli import submitit_jobs
 
     config = launcher.config
     params = dict(launcher.params)
@@ -239,22 +238,11 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
                     f"warning signal (signal_delay_s={delay_s}, which SLURM may send up to 60 s "
                     f"early): jobs may be stopped as soon as they start")
     try:
-        executor = submitit.AutoExecutor(cluster="slurm", folder=params.pop("submitit_folder"),
-                                         slurm_max_num_timeout=params.pop("max_num_timeout", 0))
+        executor = submitit_jobs.executor(launcher)
     except RuntimeError as err:  # submitit's 'Could not detect "srun"': no SLURM client here
         raise SlurmJobFailed(f"no SLURM here: {err} (`make slurm-up` starts a local cluster)") from None
-    generic = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in generic else f"slurm_{k}": v for k, v in params.items()})
-
     sweep_dir = Path(str(config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    log.info(f"SLURM sweep of {len(job_overrides)} jobs, output dir: {sweep_dir}")
-    arguments = []
-    for offset, overrides in enumerate(job_overrides):
-        index = initial_job_idx + offset
-        log.info(f"\t#{index} : {' '.join(filter_overrides(overrides))}")
-        arguments.append((list(overrides), "hydra.sweep.dir", index, f"job_id_for_{index}",
-                          Singleton.get_state()))
+    arguments = submitit_jobs.job_arguments(launcher, job_overrides, initial_job_idx)
     try:
         jobs = executor.map_array(launcher, *zip(*arguments, strict=True))
     except (submitit.core.utils.FailedJobError, OSError) as err:

@@ -9,7 +9,6 @@ joblib launcher's `launch` that carries on when a worker process is killed.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -221,35 +220,14 @@ def _killed(launcher: Any, idx: int, overrides: list[str], why: str) -> Any:
 def launch_submitit_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
                               initial_job_idx: int) -> list[Any]:
     """The submitit launcher's launch (hydra-submitit-launcher 1.2's BaseSubmititLauncher.launch,
-    MIT licence), except at the end: it waits for every job, and one whose process died (killed,
-    out of memory, out of time: no result) is recorded as failed in its directory instead of
-    ending the sweep with an exception while the other jobs still run."""
-    import submitit
-    from hydra.core.singleton import Singleton
-    from hydra.core.utils import filter_overrides
-    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    set up by `submitit_jobs`), except at the end: it waits for every job, and one whose process
+    died (killed, out of memory, out of time: no result) is recorded as failed in its directory
+    instead of ending the sweep with an exception while the other jobs still run."""
+    from fcnn_cli import submitit_jobs
 
     assert launcher.config is not None and len(job_overrides) > 0
-    params = launcher.params
-    init_params = {"folder": params["submitit_folder"]}
-    specific_init_keys = {"max_num_timeout"}
-    init_params.update(**{f"{launcher._EXECUTOR}_{k}": v for k, v in params.items()
-                          if k in specific_init_keys})
-    init_keys = specific_init_keys | {"submitit_folder"}
-    executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **init_params)
-    baseparams = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in baseparams else f"{launcher._EXECUTOR}_{k}": v
-                                  for k, v in params.items() if k not in init_keys})
-    log.info(f"Submitit '{launcher._EXECUTOR}' sweep output dir : {launcher.config.hydra.sweep.dir}")
-    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    if "mode" in launcher.config.hydra.sweep:
-        os.chmod(sweep_dir, mode=int(str(launcher.config.hydra.sweep.mode), 8))
-    job_params = []
-    for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-        job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
-                           Singleton.get_state()))
+    executor = submitit_jobs.executor(launcher)
+    job_params = submitit_jobs.job_arguments(launcher, job_overrides, initial_job_idx)
     jobs = executor.map_array(launcher, *zip(*job_params, strict=True))
 
     results = []

@@ -1,0 +1,60 @@
+"""What fcnn's two submitit launchers share: the executor and each job's arguments, set up as
+hydra-submitit-launcher 1.2's BaseSubmititLauncher.launch does (MIT licence).
+
+The local launcher (`sweeps.launch_submitit_surviving`) and the SLURM one (`slurm.launch`) differ
+only in how they wait for the jobs and what they record for one that died.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("hydra_plugins.fcnn_sweeps")
+
+
+def executor(launcher: Any) -> Any:
+    """A submitit AutoExecutor for the launcher's cluster ("local" or "slurm"), with the
+    launcher's parameters: generic ones as they are, the others prefixed with the cluster's name.
+
+    Raises submitit's RuntimeError where that cluster cannot run (no `srun` for SLURM).
+    """
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    cluster = launcher._EXECUTOR
+    params = dict(launcher.params)
+    init = {"folder": params.pop("submitit_folder")}
+    if "max_num_timeout" in params:  # how often a job that timed out is requeued
+        init[f"{cluster}_max_num_timeout"] = params.pop("max_num_timeout")
+    made = submitit.AutoExecutor(cluster=cluster, **init)
+    generic = set(OmegaConf.structured(BaseQueueConf).keys())
+    made.update_parameters(**{k if k in generic else f"{cluster}_{k}": v for k, v in params.items()})
+    return made
+
+
+def job_arguments(launcher: Any, job_overrides: Sequence[Sequence[str]],
+                  initial_job_idx: int) -> list[tuple[Any, ...]]:
+    """The sweep directory made (with hydra.sweep.mode, if set), and the arguments of each job's
+    call of `launcher` (overrides, the sweep-dir key, index, job id key, Hydra's state), each
+    job logged on one line."""
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import filter_overrides
+
+    sweep = launcher.config.hydra.sweep
+    sweep_dir = Path(str(sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if "mode" in sweep and sweep.mode is not None:
+        os.chmod(sweep_dir, mode=int(str(sweep.mode), 8))
+    log.info(f"Submitit '{launcher._EXECUTOR}' sweep of {len(job_overrides)} jobs, output dir: "
+             f"{sweep_dir}")
+    arguments = []
+    for index, overrides in enumerate(job_overrides, start=initial_job_idx):
+        log.info(f"\t#{index} : {' '.join(filter_overrides(overrides))}")
+        arguments.append((list(overrides), "hydra.sweep.dir", index, f"job_id_for_{index}",
+                          Singleton.get_state()))
+    return arguments
