@@ -123,3 +123,37 @@ def test_bad_options_are_one_line_errors(tmp_path, option, key):
     assert len(lines) == 1 and lines[0].startswith(f"fcnn: error: {key}:"), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "b" / "bench.json").exists()
+
+
+def test_update_cost_script_predicts_x_sgd_from_the_update_alone(tmp_path):
+    """scripts/update_cost.py: each line's extra seconds are 1,800 x (Adam's - SGD's update), and
+    the x sgd it predicts is (SGD fit + those seconds) / SGD fit of the bench.json given."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "update_cost.py"
+    fits = {"numpy": (10.0, 1.6), "jax": (5.0, 1.2), "jax-grad": (4.0, 1.3)}
+    results = []
+    for backend, (sgd_fit, ratio) in fits.items():
+        results += [{"backend": backend, "optimizer": "sgd", "fit_median": sgd_fit},
+                    {"backend": backend, "optimizer": "adam", "fit_median": sgd_fit * ratio,
+                     "ratio_to_sgd": ratio}]
+    report = tmp_path / "bench.json"
+    report.write_text(json.dumps({"results": results}))
+    proc = subprocess.run([sys.executable, str(script), "--bench", str(report), "--repeats", "6"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert set(lines) == {"numpy", "jax"}
+    for backend, line in lines.items():
+        sgd, adam, extra = (float(x) for x in re.search(
+            r"sgd ([\d.]+)  adam ([\d.]+)  extra per job (-?[\d.]+) s", line).groups())
+        assert extra == pytest.approx(1.8 * (adam - sgd), abs=0.01)
+        for name in [backend, "jax-grad"] if backend == "jax" else [backend]:
+            sgd_fit, ratio = fits[name]
+            predicted, measured = (float(x) for x in re.search(
+                rf"{name}: x sgd from the update alone (-?[\d.]+), measured ([\d.]+)", line).groups())
+            assert predicted == pytest.approx((sgd_fit + extra) / sgd_fit, abs=0.01)
+            assert measured == ratio
