@@ -93,6 +93,15 @@ def main() -> None:
     parser.add_argument("--bench", type=Path, help="bench.json of `fcnn bench optimizer=adam`")
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
+    if args.repeats < 3:
+        parser.error(f"--repeats: at least 3 (one per interleaved round), got {args.repeats}")
+    fits: dict[str, dict[str, dict]] = {}  # backend -> "sgd"/"adam" -> its bench result
+    if args.bench:  # read first: a wrong path should not cost the measurements
+        try:
+            for r in json.loads(args.bench.read_text())["results"]:
+                fits.setdefault(r["backend"], {})["sgd" if r["optimizer"] == "sgd" else "adam"] = r
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            parser.error(f"--bench: {args.bench} is not a bench.json of `fcnn bench` ({err!r})")
     rng = np.random.default_rng(0)
     measure = {"numpy": numpy_update, "jax": jax_update}
     costs: dict[str, dict[str, list[float]]] = {b: {"sgd": [], "adam": []} for b in measure}
@@ -100,11 +109,6 @@ def main() -> None:
         for backend, fn in measure.items():
             for name in ("sgd", "adam"):
                 costs[backend][name].append(fn(name, args.repeats // 3, rng))
-    fits = {}
-    if args.bench:
-        report = json.loads(args.bench.read_text())
-        for r in report["results"]:
-            fits.setdefault(r["backend"], {})["sgd" if r["optimizer"] == "sgd" else "adam"] = r
     print(f"one update of {SIZES} (float32), median ms; the job makes {UPDATES}")
     for backend in measure:
         sgd, adam = (statistics.median(costs[backend][n]) for n in ("sgd", "adam"))

@@ -57,6 +57,15 @@ def _run_dirs(sweep_dir: Path) -> list[Path]:
     return sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
 
 
+def _completed_sweep(sweeps: dict, name: str, jobs: int) -> tuple[Path, str, list[dict]]:
+    """The sweep `name` ended well with `jobs` runs: its directory, output and runs' metrics."""
+    sweep_dir, output, status = sweeps[name]
+    assert status == 0, output
+    runs = _run_dirs(sweep_dir)
+    assert len(runs) == jobs
+    return sweep_dir, output, [read_metrics(r) for r in runs]
+
+
 def _array_ids(sweep_dir: Path) -> set[str]:
     """The SLURM job arrays a sweep went out as, from submitit's per-task folders (ARRAY_TASK)."""
     tasks = (p.name for p in (sweep_dir / ".submitit").iterdir())
@@ -132,11 +141,7 @@ def sweeps(tmp_path_factory) -> dict[str, tuple[Path, str, int]]:
 
 
 def test_grid_sweep_runs_as_one_job_array_and_completes(sweeps):
-    sweep_dir, output, status = sweeps["grid"]
-    assert status == 0, output
-    runs = _run_dirs(sweep_dir)
-    assert len(runs) == 4
-    metrics = [read_metrics(r) for r in runs]
+    sweep_dir, output, metrics = _completed_sweep(sweeps, "grid", 4)
     assert all(m["status"] == "completed" for m in metrics)
     assert {(m["lr"], tuple(m["struct"])) for m in metrics} == {
         (0.05, (16,)), (0.2, (16,)), (0.05, (32,)), (0.2, (32,))}
@@ -152,11 +157,7 @@ def test_grid_sweep_runs_as_one_job_array_and_completes(sweeps):
 
 
 def test_optuna_search_runs_trials_as_job_arrays(sweeps):
-    sweep_dir, output, status = sweeps["optuna"]
-    assert status == 0, output
-    runs = _run_dirs(sweep_dir)
-    assert len(runs) == 4
-    metrics = [read_metrics(r) for r in runs]
+    sweep_dir, output, metrics = _completed_sweep(sweeps, "optuna", 4)
     assert all(m["status"] == "completed" and m["val_acc"] is not None for m in metrics)
     assert len(_array_ids(sweep_dir)) == 2  # n_jobs=2: two batches of two trials
     results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
