@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
 
 USAGE_EXIT = 2
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class UsageError(Exception):
@@ -29,20 +24,3 @@ def fail(message: str) -> None:
     """Print one line on stderr and exit with status 2."""
     print(f"fcnn: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(USAGE_EXIT)
-
-
-def exits_on_usage_error(func: F) -> F:
-    """Turn a UsageError raised by `func` into one line on stderr and exit status 2.
-
-    Hydra would print its own traceback-ish report and exit 1 for an exception escaping the task,
-    so the task function itself converts ours to SystemExit, which Hydra lets through.
-    """
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except UsageError as err:
-            fail(str(err))
-
-    return wrapper  # type: ignore[return-value]

@@ -2,12 +2,12 @@
 
 Its parameters are the config keys of `fcnn train` (the optimizer's settings flat: `momentum`,
 `alpha`, ...). `fit` builds the same config mapping the CLI composes and goes through the same
-path: `settings.from_config` checks it (a bad value is a ValueError naming the parameter),
+path: `validate.from_config` checks it (a bad value is a ValueError naming the parameter),
 `datasets.from_arrays` holds the data (with the CLI's seeded validation split when
-`val_fraction` > 0), and `train.fit` trains the backend through the shared loop. The trained net
-is the record model.npz holds (`run_outputs.SavedModel`), run by `fcnn_cli.inference` for
-`predict` and `predict_proba`, as `fcnn predict` runs it; so `save` writes the CLI's model file,
-and `from_run` loads any run's.
+`val_fraction` > 0), and `fcnn_cli.training.fit.fit` trains the backend through the shared
+loop. The trained net is the record model.npz holds (`model_file.SavedModel`), run by
+`fcnn_cli.inference.apply` for `predict` and `predict_proba`, as `fcnn predict` runs it; so
+`save` writes the CLI's model file, and `from_run` loads any run's.
 
     from fcnn_cli import FCNNClassifier
     clf = FCNNClassifier(backend="numpy", struct=(64,), max_epochs=20).fit(X_train, y_train)
@@ -108,7 +108,9 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import validate_data
 
-        from fcnn_cli import datasets, settings, train
+        from fcnn_cli.config import validate
+        from fcnn_cli.data import dataset, datasets
+        from fcnn_cli.training.fit import fit, saved_model
 
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -116,15 +118,15 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         if classes.size < 2:
             raise ValueError(f"FCNNClassifier needs samples of at least two classes; got 1 class "
                              f"({classes[0]!r})")
-        shape = datasets.Shape(n_train=X.shape[0], n_test=0, n_features=X.shape[1],
+        shape = dataset.Shape(n_train=X.shape[0], n_test=0, n_features=X.shape[1],
                                n_classes=classes.size)
         try:
-            s = settings.from_config(self._config(), data_shape=shape)
+            s = validate.from_config(self._config(), data_shape=shape)
             data = datasets.from_arrays(X, y_index, classes.size, s.dtype, s.val_fraction, s.seed)
-            backend, history = train.fit(s, data)
+            backend, history = fit(s, data)
         except UsageError as err:
             raise self._error(err) from None
-        self._set_fitted(train.saved_model(s, data, backend.task.name, backend.get_params(),
+        self._set_fitted(saved_model(s, data, backend.task.name, backend.get_params(),
                                            classes=classes),
                          [r.train_loss for r in history.records],
                          [r.val_acc for r in history.records] if data.has_val else None)
@@ -150,25 +152,25 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X: Any) -> np.ndarray:
         from sklearn.utils.validation import check_is_fitted, validate_data
 
-        from fcnn_cli import inference
+        from fcnn_cli.inference import apply
 
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return inference.logits(self._model, inference.features(self._model, X))
+        return apply.logits(self._model, apply.features(self._model, X))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Each row's probability of every class, columns in the order of `classes_`."""
-        from fcnn_cli import inference
+        from fcnn_cli.inference import apply
 
         logits = self._logits(X)  # first: it checks that the estimator is fitted
-        return inference.probabilities(self._model, logits)
+        return apply.probabilities(self._model, logits)
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each row (labels from `classes_`)."""
-        from fcnn_cli import inference
+        from fcnn_cli.inference import apply
 
         logits = self._logits(X)  # first: it checks that the estimator is fitted
-        return self.classes_[inference.class_indices(self._model, logits)]
+        return self.classes_[apply.class_indices(self._model, logits)]
 
     # --- the model file ------------------------------------------------------------------------------
 
@@ -178,15 +180,17 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         estimator.json; returns the model file's path. Never overwrites a model file."""
         from sklearn.utils.validation import check_is_fitted
 
-        from fcnn_cli import __version__, run_outputs
-        from fcnn_cli.runs import RunDir, write_json
+        from fcnn_cli._version import __version__
+        from fcnn_cli.runs import model_file
+        from fcnn_cli.runs.layout import RunDir
+        from fcnn_cli.runs.record import write_json
 
         check_is_fitted(self)
         run = RunDir(Path(directory))
         run.path.mkdir(parents=True, exist_ok=True)
         if run.model.exists():
             raise FileExistsError(f"{run.model} exists; save to a new directory")
-        run_outputs.save_model(run.model, self._model)
+        model_file.save_model(run.model, self._model)
         write_json(run.estimator, {"estimator": type(self).__name__, "fcnn": __version__,
                                    "params": self._config_params(), "loss_curve": self.loss_curve_})
         return run.model
@@ -203,8 +207,9 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         logreg) or a directory `save` wrote: its model.npz, with the run's settings as the
         parameters. Its inputs are the run's raw inputs: a model trained on MNIST takes pixels
         0..255, divided by 255 as in training (the file's input_divisor)."""
-        from fcnn_cli import inference, run_outputs
-        from fcnn_cli.runs import RunDir
+        from fcnn_cli.inference import apply
+        from fcnn_cli.runs import curves
+        from fcnn_cli.runs.layout import RunDir
 
         run = RunDir(Path(run_dir))
         if not run.path.is_dir():
@@ -214,7 +219,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         except UsageError as err:
             raise ValueError(err.message) from None
         saved = run.read_model()  # ModelFormatError is a ValueError
-        if not inference.has_classes(saved):
+        if not apply.has_classes(saved):
             raise ValueError(f"{run.model} is a task={saved.task} model, not a classifier")
         if saved.input_divisor is None:
             raise ValueError(f"{run.model} was written before model files recorded their input "
@@ -222,7 +227,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         estimator = cls(**_run_params(run, cls().get_params(deep=False)))
         loss_curve: list[float] = []
         if run.curves.is_file():
-            loss_curve = [row["train_loss"] for row in run_outputs.read_curves(run.curves)]
+            loss_curve = [row["train_loss"] for row in curves.read_curves(run.curves)]
         elif (saved_params := run.read_estimator()) is not None:
             loss_curve = list(saved_params.get("loss_curve") or [])
         estimator._set_fitted(saved, loss_curve, None)

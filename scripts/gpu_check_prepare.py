@@ -115,8 +115,9 @@ def gzip_mnist(target: Path) -> dict[str, str]:
     """The four MNIST files, gzipped, from the data cache (fetched if absent, MD5s verified);
     returns the MD5s of the uncompressed files."""
     sys.path.insert(0, str(REPO))
-    from fcnn_cli import datasets, paths
-    from fcnn_cli.mnist_fetch import IDX_FILES, MD5, fetch, md5sum
+    from fcnn_cli import paths
+    from fcnn_cli.data import datasets
+    from fcnn_cli.data.mnist_fetch import IDX_FILES, MD5, fetch, md5sum
 
     source = paths.mnist_dir()
     files = datasets.find_idx_files(source)

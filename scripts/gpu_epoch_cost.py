@@ -27,8 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fcnn_cli import backends, bench, datasets, loop, model  # noqa: E402
-from fcnn_cli.settings import Settings  # noqa: E402
+from fcnn_cli import backends  # noqa: E402
+from fcnn_cli.commands import bench  # noqa: E402
+from fcnn_cli.config.settings import Settings  # noqa: E402
+from fcnn_cli.core import model  # noqa: E402
+from fcnn_cli.data import dataset, datasets  # noqa: E402
+from fcnn_cli.training import loop  # noqa: E402
 
 BACKENDS = ("jax", "jax-grad")
 # The lab's timing job (conf/bench.yaml).
@@ -78,7 +82,7 @@ def round_trip(device, calls: int = 200) -> float:
     return statistics.median(times)
 
 
-def epoch_seconds(name: str, data: datasets.Dataset, batch: int, device: str, repeats: int
+def epoch_seconds(name: str, data: dataset.Dataset, batch: int, device: str, repeats: int
                   ) -> tuple[float, float, str]:
     """(median seconds of one epoch, compile seconds, device) of backend `name` at `batch`."""
     s = Settings(backend=name, dataset=data.name, dataset_path=None, struct=JOB["struct"],

@@ -28,9 +28,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from fcnn_cli import fpenv, model, optim  # noqa: E402
-from fcnn_cli.backends import numpy_optim  # noqa: E402
-from fcnn_cli.settings import OptimizerSettings  # noqa: E402
+from fcnn_cli.backends import (  # noqa: E402
+    fpenv,  # noqa: E402
+    numpy_optim,  # noqa: E402
+)
+from fcnn_cli.config.settings import OptimizerSettings  # noqa: E402
+from fcnn_cli.core import model, optim  # noqa: E402
 
 SIZES = model.layer_sizes(784, (500, 250), 10)
 UPDATES = 1800  # the timing job: 3 epochs x 600 batches of 100

@@ -12,9 +12,12 @@ import os
 import numpy as np
 import pytest
 
-from fcnn_cli import backends, datasets, loop, model, optim
-from fcnn_cli.settings import OptimizerSettings, Settings
-from fcnn_cli.tasks import Classify
+from fcnn_cli import backends
+from fcnn_cli.config.settings import OptimizerSettings, Settings
+from fcnn_cli.core import model, optim
+from fcnn_cli.core.tasks import Classify
+from fcnn_cli.data import datasets
+from fcnn_cli.training import loop
 
 DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 

@@ -8,7 +8,7 @@ import gzip
 import pytest
 from conftest import NUMPY_FAST, read_metrics, run_fcnn
 
-from fcnn_cli.mnist_fetch import IDX_FILES, idx_bytes
+from fcnn_cli.data.mnist_fetch import IDX_FILES, idx_bytes
 
 
 def assert_usage_error(result, *fragments: str) -> None:

@@ -26,7 +26,7 @@ from conftest import run_fcnn
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fcnn_cli import runs
+from fcnn_cli.runs import layout
 
 # A fast, valid run: every drawn override replaces the one here for its key.
 BASE = {"backend": "numpy", "dataset": "digits", "struct": "[8]", "max_epochs": "1",
@@ -205,10 +205,10 @@ def check(cases: list[tuple[str, str, object]], data_dir: Path) -> str:
                           timeout=300)
         context = f"fcnn train {' '.join(argv)}\nstdout: {result.stdout}\nstderr: {result.stderr}"
         assert "Traceback" not in result.stderr, context
-        run_dirs = runs.find_runs(cwd / "outputs") if (cwd / "outputs").exists() else []
+        run_dirs = layout.find_runs(cwd / "outputs") if (cwd / "outputs").exists() else []
         if result.returncode == 0:
             assert len(run_dirs) == 1, context
-            assert runs.RunDir(run_dirs[0]).status() in (runs.COMPLETED, runs.DIVERGED), context
+            assert layout.RunDir(run_dirs[0]).status() in (layout.COMPLETED, layout.DIVERGED), context
             outcome = "completed"
         else:
             assert result.returncode == 2, context

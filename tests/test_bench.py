@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import run_fcnn
 
-from fcnn_cli import bench
+from fcnn_cli.commands import bench
 
 
 def test_job_gflop_of_the_lab_timing_job():

@@ -71,8 +71,9 @@ def test_train_writes_every_output(tmp_path):
         assert z["W1"].shape == (32, 10) and z["b1"].shape == (10,)
         assert list(z["struct"]) == [32] and str(z["activation"]) == "relu"
     # the saved model reproduces the reported test accuracy
-    from fcnn_cli import datasets, model
-    from fcnn_cli.run_outputs import load_model
+    from fcnn_cli.core import model
+    from fcnn_cli.data import datasets
+    from fcnn_cli.runs.model_file import load_model
 
     params, activation = load_model(run_dir / "model.npz")
     data = datasets.load("digits")

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_fcnn
 
-from fcnn_cli import cli, completion, report
+from fcnn_cli import commands
+from fcnn_cli.commands import completion
+from fcnn_cli.commands.report import collect
 
-COMMANDS = [*cli.HYDRA_APPS, *cli.PLAIN_COMMANDS]
+COMMANDS = [*commands.hydra_apps(), *commands.plain_commands()]
 # A group's options are its YAML files (Hydra lists them).
 BACKENDS = sorted(p.stem for p in (REPO / "conf" / "backend").glob("*.yaml"))
 DATASETS = sorted(p.stem for p in (REPO / "conf" / "dataset").glob("*.yaml"))
@@ -78,7 +80,7 @@ def test_bash_function_completes_subcommands_and_hydra_overrides():
     # nested keys, after Hydra's own -m flag and an override
     assert {"optimizer.name=", "optimizer.momentum="} <= set(replies["fcnn train -m lr=0.1,0.05 optimizer."])
     assert replies["fcnn bench backe"] == ["backend=", "backends="]  # bench's own key, from Hydra
-    assert replies["fcnn report --sort "] == list(report.COLUMN_KEYS)
+    assert replies["fcnn report --sort "] == list(collect.COLUMN_KEYS)
     assert replies["fcnn report --sort=te"] == ["test_acc "]
     assert {"fetch", "info"} <= set(replies["fcnn data "])
     assert replies["fcnn "] == COMMANDS and "completion" in COMMANDS
@@ -200,7 +202,7 @@ def test_hydra_sc_flag_on_a_subcommand():
     ("fcnn data fetch -", ["-h", "--help", "--path", "--force"]),
     ("fcnn data fetch --path ", []),  # a path: the shell completes file names
     ("fcnn report ", []),
-    ("fcnn report --out x --sort ", list(report.COLUMN_KEYS)),
+    ("fcnn report --out x --sort ", list(collect.COLUMN_KEYS)),
     ("fcnn train --cfg ", ["job", "hydra", "all"]),  # from Hydra's own argument parser
     ("fcnn nosuch ", []),
 ])

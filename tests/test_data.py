@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_bad_input import _write_idx_dir
 
-from fcnn_cli import datasets, mnist_fetch
+from fcnn_cli.data import datasets, mnist_fetch
 from fcnn_cli.errors import UsageError
 
 

@@ -13,9 +13,9 @@ import pytest
 from conftest import NUMPY_FAST, run_fcnn
 from test_bad_input import _write_idx_dir
 
-from fcnn_cli import array_cache, datasets
+from fcnn_cli.data import array_cache, datasets
+from fcnn_cli.data.mnist_fetch import IDX_FILES, idx_bytes
 from fcnn_cli.errors import UsageError
-from fcnn_cli.mnist_fetch import IDX_FILES, idx_bytes
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fcnn_cli import FCNNClassifier, datasets
+from fcnn_cli import FCNNClassifier
+from fcnn_cli.data import datasets
 
 # Small and quick (numpy starts fastest), and able to learn the checks' blobs: 30 epochs of
 # batches of 8. Every other parameter keeps its default (float32 included).

@@ -172,7 +172,7 @@ def test_evaluate_refuses_bad_input_in_one_line(digits_run, tmp_path, fcnn_here)
 
 
 def test_tab_completion_knows_evaluate_and_predict():
-    from fcnn_cli import completion
+    from fcnn_cli.commands import completion
 
     assert {"evaluate", "predict"} <= set(completion.query("fcnn "))
     assert completion.query("fcnn evaluate run --split ") == ["test", "train", "val"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from fcnn_cli import report
-from fcnn_cli.run_outputs import curves_figure, write_curves
+from fcnn_cli.commands.report import collect, figure
+from fcnn_cli.runs.curves import write_curves
+from fcnn_cli.runs.figures import curves_figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -49,14 +50,14 @@ def test_matplotlib_alone_would_put_ticks_between_epochs():
     plt.close(fig)
 
 
-def _runs(tmp_path: Path, accuracies: list[float], epochs: list[int] | None = None) -> list[report.Run]:
+def _runs(tmp_path: Path, accuracies: list[float], epochs: list[int] | None = None) -> list[collect.Run]:
     runs = []
     for i, acc in enumerate(accuracies):
         path = tmp_path / str(i)
         path.mkdir()
         rows = _rows(epochs[i] if epochs else 3, acc, loss0=1 + i)
         write_curves(path / "curves.csv", rows)
-        runs.append(report.Run(path, name=str(i), row={"backend": "numpy", "struct": "[32]"}))
+        runs.append(collect.Run(path, name=str(i), row={"backend": "numpy", "struct": "[32]"}))
     return runs
 
 
@@ -66,11 +67,11 @@ def _legend_labels(fig) -> list[str]:
 
 
 def test_report_legend_names_every_run_when_few(tmp_path):
-    runs = _runs(tmp_path, [0.5 + 0.04 * i for i in range(report.MAX_LEGEND)])
-    fig, drawn = report.figure(runs)
+    runs = _runs(tmp_path, [0.5 + 0.04 * i for i in range(figure.MAX_LEGEND)])
+    fig, drawn = figure.figure(runs)
     try:
-        assert drawn == report.MAX_LEGEND
-        assert _legend_labels(fig) == [f"{i}: numpy [32]" for i in range(report.MAX_LEGEND)]
+        assert drawn == figure.MAX_LEGEND
+        assert _legend_labels(fig) == [f"{i}: numpy [32]" for i in range(figure.MAX_LEGEND)]
     finally:
         plt.close(fig)
 
@@ -84,16 +85,16 @@ def test_report_folds_a_large_sweep_into_the_best_few_and_a_band(tmp_path):
     diverged = _rows(2, accuracies[0])
     diverged[-1].update(train_loss=math.nan, test_acc=math.nan)
     write_curves(runs[0].curves_file, diverged)
-    fig, drawn = report.figure(runs)
+    fig, drawn = figure.figure(runs)
     try:
         fig.canvas.draw()
         assert drawn == 30
         labels = _legend_labels(fig)
-        assert len(labels) == report.LEGEND_BEST + 1
+        assert len(labels) == figure.LEGEND_BEST + 1
         # Run 0 diverged: it ranks last whatever its accuracy before.
-        best = sorted(range(1, 30), key=lambda i: accuracies[i], reverse=True)[:report.LEGEND_BEST]
+        best = sorted(range(1, 30), key=lambda i: accuracies[i], reverse=True)[:figure.LEGEND_BEST]
         assert [f"{i}: numpy [32]" for i in best] == [x for x in labels if ":" in x]
-        assert f"{30 - report.LEGEND_BEST} other runs (min to max)" in labels
+        assert f"{30 - figure.LEGEND_BEST} other runs (min to max)" in labels
         # The band spans the folded runs' values at each epoch, and is finite.
         # Curve B, test accuracy: the third panel (C and A above it).
         band = [c for c in fig.axes[2].collections if c.get_label().endswith("(min to max)")]

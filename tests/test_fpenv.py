@@ -1,4 +1,4 @@
-"""Subnormals flushed to zero while numpy trains (fcnn_cli.fpenv), as XLA does on the CPU."""
+"""Subnormals flushed to zero while numpy trains (fcnn_cli.backends.fpenv), as XLA does on the CPU."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from fcnn_cli import backends, datasets, fpenv
-from fcnn_cli.backends import numpy_optim
-from fcnn_cli.settings import OptimizerSettings, Settings
+from fcnn_cli import backends
+from fcnn_cli.backends import fpenv, numpy_optim
+from fcnn_cli.config.settings import OptimizerSettings, Settings
+from fcnn_cli.data import datasets
 
 needs_fpenv = pytest.mark.skipif(not fpenv.supported(),
                                  reason="no glibc fenv on this CPU: flush_subnormals changes nothing")

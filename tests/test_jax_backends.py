@@ -11,8 +11,12 @@ import numpy as np
 import pytest
 from conftest import DIGITS_FAST, read_metrics, run_fcnn
 
-from fcnn_cli import backends, datasets, loop, model, run_outputs
-from fcnn_cli.settings import Settings
+from fcnn_cli import backends
+from fcnn_cli.config.settings import Settings
+from fcnn_cli.core import model
+from fcnn_cli.data import datasets
+from fcnn_cli.runs import curves, model_file
+from fcnn_cli.training import loop
 
 DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 
@@ -85,12 +89,12 @@ def test_cli_train_jax_float64(tmp_path):
     assert metrics["compile_seconds"] > 0 and metrics["fit_seconds"] > 0
     assert metrics["epochs_completed"] == 3
     # The saved model, re-scored by the numpy formulas, gives the reported test accuracy.
-    params, activation = run_outputs.load_model(run_dir / "model.npz")
+    params, activation = model_file.load_model(run_dir / "model.npz")
     assert params[0][0].dtype == np.float64
     data = datasets.load("digits", dtype="float64")
     predicted = model.logits(np, params, data.x_test, activation).argmax(axis=1)
     assert (predicted == data.y_test).mean() == pytest.approx(metrics["test_acc"])
-    assert len(run_outputs.read_curves(run_dir / "curves.csv")) == 3
+    assert len(curves.read_curves(run_dir / "curves.csv")) == 3
 
 
 def _assert_one_line_error(proc, *words):

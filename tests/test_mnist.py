@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import read_metrics, run_fcnn
 
-from fcnn_cli import datasets, mnist_fetch, paths
+from fcnn_cli import paths
+from fcnn_cli.data import datasets, mnist_fetch
 
 pytestmark = pytest.mark.mnist
 

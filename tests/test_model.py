@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fcnn_cli import datasets, model
 from fcnn_cli.backends.numpy_backend import NumpyBackend
-from fcnn_cli.settings import Settings
-from fcnn_cli.tasks import Classify
+from fcnn_cli.config.settings import Settings
+from fcnn_cli.core import model
+from fcnn_cli.core.tasks import Classify
+from fcnn_cli.data import datasets
 
 CLASSIFY = Classify(5, 3, ())  # backward and the loss do not depend on the task's shapes
 
@@ -106,7 +107,7 @@ def test_init_is_seeded_glorot_uniform():
 
 
 def test_numpy_backend_learns_digits():
-    from fcnn_cli import loop
+    from fcnn_cli.training import loop
 
     data = datasets.load("digits")
     s = Settings(backend="numpy", dataset="digits", dataset_path=None, struct=(64,), lr=0.1,
@@ -120,7 +121,7 @@ def test_numpy_backend_learns_digits():
 
 
 def test_divergence_stops_the_run():
-    from fcnn_cli import loop
+    from fcnn_cli.training import loop
 
     data = datasets.load("digits")
     s = Settings(backend="numpy", dataset="digits", dataset_path=None, struct=(64,), lr=1e10,

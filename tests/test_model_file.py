@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from conftest import REPO, assert_refused, run_fcnn
 
-from fcnn_cli import run_outputs
-from fcnn_cli.run_outputs import MODEL_FORMAT_VERSION, ModelFormatError, SavedModel, read_model
-from fcnn_cli.runs import RunDir
+from fcnn_cli.runs import model_file
+from fcnn_cli.runs.layout import RunDir
+from fcnn_cli.runs.model_file import MODEL_FORMAT_VERSION, ModelFormatError, SavedModel, read_model
 
 
 def _arrays(path: Path) -> dict[str, np.ndarray]:
@@ -54,14 +54,14 @@ def test_round_trip_of_labels_of_every_kind(tmp_path):
     for labels, kind in ((["cat", "dog", "eel"], "U"), (np.array(["a", "bb", "c"], dtype=object), "U"),
                          ([0.5, 1.5, 2.5], "f"), ([-1, 0, 7], "i")):
         model = SavedModel(w, "tanh", "classify", np.asarray(labels), input_divisor=2.0)
-        run_outputs.save_model(tmp_path / "m.npz", model)
+        model_file.save_model(tmp_path / "m.npz", model)
         back = read_model(tmp_path / "m.npz")
         assert back.classes.dtype.kind == kind
         assert back.classes.tolist() == list(labels)
         assert back.activation == "tanh" and back.input_divisor == 2.0 and back.struct == [4]
     mixed = SavedModel(w, "relu", "classify", np.array([1, "a", 2.0], dtype=object))
     with pytest.raises(ValueError, match="cannot be stored in model.npz without pickling"):
-        run_outputs.save_model(tmp_path / "mixed.npz", mixed)
+        model_file.save_model(tmp_path / "mixed.npz", mixed)
 
 
 def _damaged(good: dict[str, np.ndarray]) -> dict[str, tuple[dict[str, np.ndarray] | bytes, str]]:
@@ -129,7 +129,7 @@ def test_a_file_from_before_versions_is_still_read(tmp_path):
     old = {k: v for k, v in arrays.items() if re.fullmatch(r"[Wb]\d+", k)}
     old.update(struct=arrays["struct"], activation=arrays["activation"], n_classes=np.array(2),
                task=np.array("classify"))
-    with open(run / "model.npz", "wb") as f:  # as run_outputs.save_model wrote it then
+    with open(run / "model.npz", "wb") as f:  # as model_file.save_model wrote it then
         np.savez(f, **old)
     assert "format_version" not in _arrays(run / "model.npz")
     legacy = read_model(run / "model.npz")

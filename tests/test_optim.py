@@ -1,4 +1,4 @@
-"""The hand-written optimizers (fcnn_cli.optim, and numpy's in-place version) against oracles:
+"""The hand-written optimizers (fcnn_cli.core.optim, and numpy's in-place version) against oracles:
 optax step by step where the definitions coincide, scikit-learn's own SGDOptimizer,
 AdamOptimizer and MLPClassifier._backprop for its meanings of momentum, Nesterov and alpha."""
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import DIGITS_FAST, read_metrics, run_fcnn
 
-from fcnn_cli import optim
 from fcnn_cli.backends import numpy_optim
-from fcnn_cli.settings import OptimizerSettings
-from fcnn_cli.tasks import Classify
+from fcnn_cli.config.settings import OptimizerSettings
+from fcnn_cli.core import optim
+from fcnn_cli.core.tasks import Classify
 
 SIZES = [6, 5, 4, 3]  # three layers: every slot has W and b of several shapes
 STEPS = 25
@@ -361,8 +361,10 @@ def test_jax_epoch_carries_the_state_donated_and_never_recompiles(backend_name):
     (a new lr every epoch) and the evolving state never trigger a second compilation."""
     import jax
 
-    from fcnn_cli import backends, datasets, loop
-    from fcnn_cli.settings import Settings
+    from fcnn_cli import backends
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.data import datasets
+    from fcnn_cli.training import loop
 
     s = Settings(backend=backend_name, dataset="digits", dataset_path=None, struct=(16,),
                  batch_size=64, max_epochs=3, lr=0.01, annealing=0.5,
@@ -380,12 +382,12 @@ def test_jax_epoch_carries_the_state_donated_and_never_recompiles(backend_name):
 
 
 def test_settings_read_what_a_backend_supports_from_its_registry_entry(monkeypatch):
-    from fcnn_cli import backends
+    from fcnn_cli.config import backends
+    from fcnn_cli.config.validate import from_config
     from fcnn_cli.errors import UsageError
-    from fcnn_cli.settings import from_config
 
-    monkeypatch.setitem(backends.REGISTRY, "numpy", backends.BackendSpec(
-        backends.REGISTRY["numpy"].target, optimizers=("sgd",)))
+    monkeypatch.setitem(backends.BACKENDS, "numpy", backends.BackendSpec(
+        backends.BACKENDS["numpy"].target, optimizers=("sgd",)))
     config = {"backend": {"name": "numpy"}, "dataset": {"name": "digits"}, "lr": 0.1,
               "max_epochs": 1, "batch_size": 8}
     assert from_config({**config, "optimizer": {"name": "sgd", "momentum": 0.9}}).optimizer.momentum == 0.9

@@ -16,7 +16,8 @@ import pytest
 from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn
 from PIL import Image
 
-from fcnn_cli import datasets, paths
+from fcnn_cli import paths
+from fcnn_cli.data import datasets
 
 
 def oracle(run: Path, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

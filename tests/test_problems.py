@@ -12,9 +12,11 @@ import yaml
 from conftest import read_metrics, run_fcnn
 from test_bad_input import assert_usage_error
 
-from fcnn_cli import datasets, model, probe
-from fcnn_cli.run_outputs import load_model
-from fcnn_cli.tasks import Classify
+from fcnn_cli.core import model
+from fcnn_cli.core.tasks import Classify
+from fcnn_cli.data import datasets
+from fcnn_cli.runs.model_file import load_model
+from fcnn_cli.training import probe
 
 FAST = ("dataset=digits", "progress=false")
 

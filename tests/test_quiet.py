@@ -41,7 +41,7 @@ def test_python_warnings_and_library_logs_through_the_run_logging(tmp_path):
     code = f"""
 import logging, logging.config, warnings
 from omegaconf import OmegaConf
-from fcnn_cli import quiet
+from fcnn_cli.hydra_app import quiet
 cfg = OmegaConf.load({str(REPO / 'conf/hydra/job_logging/fcnn.yaml')!r})
 cfg.handlers.file.filename = {str(tmp_path / 'run.log')!r}
 logging.config.dictConfig(OmegaConf.to_container(cfg))
@@ -84,7 +84,7 @@ def test_hydra_chatter_filter():
     and job lines."""
     import logging
 
-    from fcnn_cli.quiet import DropHydraNoise
+    from fcnn_cli.hydra_app.quiet import DropHydraNoise
 
     def record(msg: str) -> logging.LogRecord:
         return logging.LogRecord("hydra_plugins.hydra_joblib_launcher", logging.INFO, "", 0, msg,

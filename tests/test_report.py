@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import DIGITS_FAST, run_fcnn
 
-from fcnn_cli import report
+from fcnn_cli.commands.report import collect
 
 
 def _fake_run(path: Path, *, metrics: dict | str | None, lr: float = 0.1,
@@ -148,10 +148,10 @@ def test_empty_directory_is_an_error(tmp_path):
 
 def test_sort_keeps_missing_values_last():
     def run(name, acc):
-        r = report.Run(Path(name), name=name)
+        r = collect.Run(Path(name), name=name)
         r.row = {"run": name, "test_acc": acc}
         return r
 
     runs = [run("a", None), run("b", 0.5), run("c", 0.9), run("d", float("nan"))]
-    assert [r.name for r in report.sort_runs(runs, "test_acc")] == ["c", "b", "a", "d"]
-    assert [r.name for r in report.sort_runs(runs, "test_acc", reverse=True)][:2] == ["b", "c"]
+    assert [r.name for r in collect.sort_runs(runs, "test_acc")] == ["c", "b", "a", "d"]
+    assert [r.name for r in collect.sort_runs(runs, "test_acc", reverse=True)][:2] == ["b", "c"]

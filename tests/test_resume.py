@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 from conftest import REPO, read_metrics, run_fcnn
 
-from fcnn_cli import checkpoint, datasets, loop
-from fcnn_cli.settings import from_config
+from fcnn_cli.config.validate import from_config
+from fcnn_cli.data import datasets
+from fcnn_cli.training import checkpoint, loop
 
 # --- in process: every epoch's checkpoint, restored, trains on to the same end -----------------
 
@@ -214,7 +215,7 @@ def _assert_uninterrupted(run_dir: Path) -> None:
     model.npz arrays, curves.csv (but the timing column) and final metrics: the same bits."""
     from omegaconf import OmegaConf
 
-    from fcnn_cli.train import fit
+    from fcnn_cli.training.fit import fit
 
     s = from_config(OmegaConf.load(run_dir / ".hydra" / "config.yaml"))
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
@@ -371,12 +372,13 @@ def test_resume_refuses_what_would_change_the_run(tmp_path, finished):
 
 def test_resume_refuses_a_run_it_cannot_go_on_with(tmp_path, finished):
     """The checks on the run's state, in process: each one line (UsageError on `resume`)."""
-    from fcnn_cli import resume, runs
     from fcnn_cli.errors import UsageError
+    from fcnn_cli.hydra_app import resume
+    from fcnn_cli.runs import layout
 
     run_dir = tmp_path / "run"
     shutil.copytree(finished, run_dir)
-    run = runs.RunDir(run_dir)
+    run = layout.RunDir(run_dir)
     s = _settings("numpy", "sgd", struct=[16], batch_size=8, seed=2, annealing=0.95)
 
     def refused(max_epochs: int) -> str:
@@ -436,7 +438,7 @@ def test_a_completed_run_extended_equals_the_longer_run(tmp_path, finished):
     """resume=DIR max_epochs=N with N above what a completed run did trains on, in its
     directory, to exactly the run that was started with max_epochs=N; repeating a setting the
     run has is harmless; the saved config then says N."""
-    from fcnn_cli.train import fit
+    from fcnn_cli.training.fit import fit
 
     run_dir = tmp_path / "run"
     shutil.copytree(finished, run_dir)
@@ -475,16 +477,16 @@ def test_ctrl_c_stops_a_sweep_after_the_running_job(tmp_path):
 
 
 def test_an_interrupted_run_directory_is_refused_to_a_new_run_with_the_resume_hint(tmp_path):
-    from fcnn_cli import runs
 
+    from fcnn_cli.runs import claim
     (tmp_path / "metrics.json").write_text(json.dumps({"status": "interrupted"}))
-    assert runs.describe_existing(tmp_path) == (
+    assert claim.describe_existing(tmp_path) == (
         f"already holds an interrupted run (to go on with it: fcnn train resume={tmp_path})")
 
 
 def test_a_resumed_run_logs_its_earlier_epochs_to_mlflow_first():
     """The tracker of a resumed run logs the epochs the checkpoint holds, then the new ones."""
-    from fcnn_cli.tracking import RunTracker
+    from fcnn_cli.hydra_app.tracking import RunTracker
 
     class Client:
         def __init__(self) -> None:

@@ -11,8 +11,9 @@ import sys
 import pytest
 from conftest import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot
 
-from fcnn_cli import atomic, runs
+from fcnn_cli import atomic
 from fcnn_cli.errors import UsageError
+from fcnn_cli.runs import claim, layout
 
 FAST = (*NUMPY_FAST, "max_epochs=1", "plot=false")
 
@@ -55,42 +56,42 @@ def test_a_run_writes_every_file_through_a_temporary(tmp_path, monkeypatch):
     assert out.returncode == 0, out.stderr
     replaced = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("REPLACE")]
     names = [dst for _, dst in replaced]
-    assert set(names) >= {runs.MODEL, runs.CURVES, runs.PLOT, runs.METRICS}
+    assert set(names) >= {layout.MODEL, layout.CURVES, layout.PLOT, layout.METRICS}
     assert all(src == "." for src, _ in replaced)  # from hidden temporaries in the same directory
-    assert names[-1] == runs.METRICS  # written last: it marks the run as ended
+    assert names[-1] == layout.METRICS  # written last: it marks the run as ended
 
 
 # --- claiming directories -----------------------------------------------------------------------
 
 def test_claim_takes_a_suffix_for_the_default_pattern_and_refuses_a_named_directory(tmp_path):
-    first = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
-    second = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
-    third = runs.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    first = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    second = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    third = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
     assert [p.name for p in (first, second, third)] == ["12-00-00", "12-00-00-1", "12-00-00-2"]
     (first / "x").write_text("mine")
     with pytest.raises(UsageError, match="is not empty"):
-        runs.claim(first, "hydra.run.dir", named=True)
+        claim.claim(first, "hydra.run.dir", named=True)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert runs.claim(empty, "hydra.run.dir", named=True) == empty
+    assert claim.claim(empty, "hydra.run.dir", named=True) == empty
     # A second run racing for the same empty directory finds it taken.
     with pytest.raises(UsageError, match="not empty|taken"):
-        runs.claim(empty, "hydra.run.dir", named=True)
+        claim.claim(empty, "hydra.run.dir", named=True)
 
 
 def test_discard_leaves_the_file_system_as_it_was(tmp_path):
-    new = runs.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
+    new = claim.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
     (new / ".hydra" / "config.yaml").parent.mkdir(exist_ok=True)
     (new / ".hydra" / "config.yaml").write_text("lr: 1")
-    runs.discard(new)
+    claim.discard(new)
     assert list(tmp_path.iterdir()) == []  # the run and the parents it created are gone
     mine = tmp_path / "mine"
     mine.mkdir()
-    runs.claim(mine, "hydra.run.dir", named=True)
+    claim.claim(mine, "hydra.run.dir", named=True)
     (mine / "train.log").write_text("log")
-    runs.discard(mine)
+    claim.discard(mine)
     assert mine.is_dir() and list(mine.iterdir()) == []  # the user's directory stays, emptied
-    runs.discard(tmp_path)  # never claimed: untouched
+    claim.discard(tmp_path)  # never claimed: untouched
     assert mine.is_dir()
 
 
@@ -104,7 +105,7 @@ def test_runs_started_together_get_directories_of_their_own(tmp_path):
              for i in range(3)]
     for proc in procs:
         assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    run_dirs = runs.find_runs(tmp_path / "outputs")
+    run_dirs = layout.find_runs(tmp_path / "outputs")
     assert len(run_dirs) == 3
     assert sorted(read_metrics(d)["seed"] for d in run_dirs) == [0, 1, 2]
     for d in run_dirs:  # <date>/<time to the microsecond>
@@ -169,7 +170,7 @@ def test_a_crash_is_recorded_as_failed(tmp_path):
     """An unexpected exception (here: a corrupted package file, simulated by patching) keeps its
     traceback, exits 1, and the run directory says failed with the reason."""
     code = (
-        "import fcnn_cli.loop as loop\n"
+        "import fcnn_cli.training.loop as loop\n"
         "def boom(*a, **k):\n    raise ZeroDivisionError('injected')\n"
         "loop.run = boom\n"
         "from fcnn_cli.cli import main\n"
@@ -179,6 +180,6 @@ def test_a_crash_is_recorded_as_failed(tmp_path):
                          env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     assert out.returncode == 1
     assert "Traceback" in out.stderr and "ZeroDivisionError: injected" in out.stderr
-    metrics = json.loads((tmp_path / "r" / runs.METRICS).read_text())
+    metrics = json.loads((tmp_path / "r" / layout.METRICS).read_text())
     assert metrics == {"status": "failed", "failure": "error", "error": "ZeroDivisionError: injected"}
-    assert runs.RunDir(tmp_path / "r").status() == runs.FAILED
+    assert layout.RunDir(tmp_path / "r").status() == layout.FAILED

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import read_metrics, run_fcnn
 
-from fcnn_cli import datasets, model
-from fcnn_cli.run_outputs import load_model
+from fcnn_cli.core import model
+from fcnn_cli.data import datasets
+from fcnn_cli.runs.model_file import load_model
 
 N_TRAIN = 1437  # digits' fixed 80% training split
 SGD_NESTEROV = ("optimizer.momentum=0.9", "optimizer.nesterov=true", "optimizer.alpha=1e-4")
@@ -27,8 +28,9 @@ def _train(tmp_path, *overrides: str) -> tuple[dict, list]:
 
 def _train_in_process(**config):
     """The backend through the shared loop without a subprocess: (history, backend)."""
-    from fcnn_cli import backends, loop
-    from fcnn_cli.settings import from_config
+    from fcnn_cli import backends
+    from fcnn_cli.config.validate import from_config
+    from fcnn_cli.training import loop
 
     settings = from_config({"backend": {"name": "sklearn"}, "dataset": {"name": "digits"},
                             "seed": 1, "progress": False, **config})
@@ -134,8 +136,9 @@ def test_divergence_is_reported_not_raised():
 def test_two_classes_are_saved_in_softmax_form():
     # MLPClassifier keeps one logistic output for two classes; model.npz always has softmax
     # outputs, one per class, and must predict exactly what MLPClassifier predicts.
-    from fcnn_cli import backends, loop
-    from fcnn_cli.settings import from_config
+    from fcnn_cli import backends
+    from fcnn_cli.config.validate import from_config
+    from fcnn_cli.training import loop
 
     data = datasets.load("digits")
     keep_train, keep_test = data.y_train < 2, data.y_test < 2

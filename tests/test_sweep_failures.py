@@ -16,7 +16,7 @@ import yaml
 from conftest import run_fcnn
 from test_bad_input import _write_idx_dir
 
-from fcnn_cli import runs
+from fcnn_cli.runs import layout
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,8 @@ class Sweep:
     stdout: str
     stderr: str
 
-    def job(self, n: int) -> runs.RunDir:
-        return runs.RunDir(self.dir / str(n))
+    def job(self, n: int) -> layout.RunDir:
+        return layout.RunDir(self.dir / str(n))
 
 
 def _sweep(tmp: Path, name: str, faults: str, *args: str) -> Sweep:
@@ -142,7 +142,7 @@ def test_in_process_sweep_goes_on_past_a_refused_job(tmp_path):
     proc = run_fcnn("train", "-m", *JOB, "dataset=mnist,digits", f"dataset.path={tmp_path / 'none'}",
                     f"hydra.sweep.dir={tmp_path / 's'}", env={"FCNN_DATA_DIR": str(tmp_path / "d")})
     assert proc.returncode == 1, proc.stderr
-    refused, completed = runs.RunDir(tmp_path / "s" / "0"), runs.RunDir(tmp_path / "s" / "1")
+    refused, completed = layout.RunDir(tmp_path / "s" / "0"), layout.RunDir(tmp_path / "s" / "1")
     assert refused.read_metrics()["failure"] == "refused"
     assert "dataset.path: no MNIST IDX files" in refused.read_metrics()["error"]
     assert completed.status() == "completed"

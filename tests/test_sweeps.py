@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import DIGITS_FAST, read_metrics, run_fcnn
 
-from fcnn_cli.train import objective
+from fcnn_cli.training.objective import objective
 
 pytestmark = pytest.mark.slow
 

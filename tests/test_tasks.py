@@ -1,4 +1,4 @@
-"""The tasks' formulas (fcnn_cli/tasks.py): gradients against finite differences and jax.grad,
+"""The tasks' formulas (fcnn_cli/core/tasks.py): gradients against finite differences and jax.grad,
 the output error against scikit-learn, cross-backend agreement per task in float64, and class
 subsets of the datasets.
 
@@ -11,9 +11,12 @@ import os
 import numpy as np
 import pytest
 
-from fcnn_cli import backends, datasets, loop, model
-from fcnn_cli.settings import Settings
-from fcnn_cli.tasks import Autoencoder, Classify, LogReg
+from fcnn_cli import backends
+from fcnn_cli.config.settings import Settings
+from fcnn_cli.core import model
+from fcnn_cli.core.tasks import Autoencoder, Classify, LogReg
+from fcnn_cli.data import datasets
+from fcnn_cli.training import loop
 
 D = 5
 DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")

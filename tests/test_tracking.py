@@ -46,9 +46,12 @@ def no_mlflow(tmp_path) -> dict[str, str]:
 
 
 def test_loop_callbacks_see_each_epoch_as_it_ends():
-    from fcnn_cli import backends, datasets, loop, settings
+    from fcnn_cli import backends
+    from fcnn_cli.config import validate
+    from fcnn_cli.data import datasets
+    from fcnn_cli.training import loop
 
-    s = settings.from_config({"backend": {"name": "numpy"}, "dataset": {"name": "digits"},
+    s = validate.from_config({"backend": {"name": "numpy"}, "dataset": {"name": "digits"},
                               "struct": [8], "lr": 0.1, "max_epochs": 4, "batch_size": 32})
     data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed)
     backend = backends.create(s, data)
@@ -214,7 +217,7 @@ def test_default_logger_never_imports_mlflow(no_mlflow, tmp_path):
     proc = run_fcnn("train", *NUMPY_FAST, "hydra.run.dir=run", cwd=tmp_path, env=no_mlflow)
     assert proc.returncode == 0, proc.stderr
     assert run_fcnn("report", "run", cwd=tmp_path, env=no_mlflow).returncode == 0
-    code = ("import sys\nfrom fcnn_cli import cli, tracking, train\n"
+    code = ("import sys\nfrom fcnn_cli import cli\nfrom fcnn_cli.commands import train\nfrom fcnn_cli.hydra_app import tracking\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('mlflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

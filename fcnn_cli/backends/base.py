@@ -7,28 +7,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli import model, tasks
+from fcnn_cli.core import model, tasks
+from fcnn_cli.core.model import Params
 
 if TYPE_CHECKING:
-    from fcnn_cli.datasets import Dataset
-    from fcnn_cli.optim import OptState
-    from fcnn_cli.settings import Settings
-
-Params = list[tuple[np.ndarray, np.ndarray]]
-
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.core.optim import OptState
+    from fcnn_cli.data.dataset import Dataset
 
 class Backend(ABC):
     """One model on one compute engine. The loop owns epochs, learning rate and batch order."""
 
     name: str = "base"
-    #: rows scored at once when a whole split is evaluated (None: all of them), for the memory
-    #: estimate made before a run starts (fcnn_cli.memory)
-    eval_rows: int | None = None
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         self.settings = settings
         self.data = data
-        #: what the net is trained for: targets, output layer, loss and metric (fcnn_cli.tasks)
+        #: what the net is trained for: targets, output layer, loss and metric (fcnn_cli.core.tasks)
         self.task = tasks.create(settings, data)
         #: seconds spent compiling (JIT backends), reported apart from the timed epochs
         self.compile_seconds = 0.0
@@ -61,7 +56,7 @@ class Backend(ABC):
 
     @abstractmethod
     def get_opt_state(self) -> OptState:
-        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.optim`."""
+        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.core.optim`."""
 
     def get_state(self) -> tuple[Params, OptState]:
         """What a checkpoint keeps of the backend: its parameters as it trains them and its

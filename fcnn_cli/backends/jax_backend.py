@@ -3,7 +3,7 @@
 The training data is put on the device once. Each epoch is ONE call of an ahead-of-time compiled
 XLA program: a `lax.scan` over the full mini-batches of the loop's order (each step gathers its
 rows on the device), then one more statically shaped step for the last, smaller batch, which is
-kept as in the numpy backend. The parameters and the optimizer's state (`fcnn_cli.optim`) are
+kept as in the numpy backend. The parameters and the optimizer's state (`fcnn_cli.core.optim`) are
 carried through the scan and donated to that call, so XLA updates them in place instead of
 copying them every epoch; the learning rate is a traced argument, so annealing never recompiles.
 Scoring a split and predicting are compiled too. Everything is compiled in `__init__` and timed
@@ -12,9 +12,9 @@ in one call over all its rows (MNIST's 60,000 training rows hold about 200 MB of
 activations at once).
 
 The two JAX backends differ only in where the gradients come from: `JaxBackend` runs the
-hand-written back-propagation of `fcnn_cli.model` on `jax.numpy` from the task's output error,
+hand-written back-propagation of `fcnn_cli.core.model` on `jax.numpy` from the task's output error,
 `JaxGradBackend` (`jax_grad_backend.py`) differentiates the task's written loss with `jax.grad`.
-The task (`fcnn_cli.tasks`) also builds each batch's targets and scores a split.
+The task (`fcnn_cli.core.tasks`) also builds each batch's targets and scores a split.
 
 Both run in the dtype of the run: for float64 the program is traced and run inside
 `jax.enable_x64(True)`, a scoped setting, so other JAX code in the same process is unaffected.
@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli import model, optim
 from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.core import model, optim
 from fcnn_cli.devices import describe_device, resolve_device
 
 if TYPE_CHECKING:
-    from fcnn_cli.datasets import Dataset
-    from fcnn_cli.settings import Settings
-    from fcnn_cli.tasks import Task
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.core.tasks import Task
+    from fcnn_cli.data.dataset import Dataset
 
 GradientFn = Callable[[Any, Any, Any, str], Any]  # (params, x, targets, activation) -> grads
 
@@ -201,7 +201,7 @@ class CompiledEpochBackend(Backend):
 
     @_x64_scope
     def get_opt_state(self) -> optim.OptState:
-        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.optim`."""
+        """A copy of the optimizer's state as numpy arrays, in the shape of `fcnn_cli.core.optim`."""
         return optim.state_from_arrays(optim.state_arrays(self.opt_state))
 
     @_x64_scope
@@ -229,7 +229,7 @@ class CompiledEpochBackend(Backend):
 
 
 class JaxBackend(CompiledEpochBackend):
-    """Example 5.3: the hand-written back-propagation of `fcnn_cli.model` on jax.numpy."""
+    """Example 5.3: the hand-written back-propagation of `fcnn_cli.core.model` on jax.numpy."""
 
     name = "jax"
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fcnn_cli.backends.jax_backend import CompiledEpochBackend
 
 if TYPE_CHECKING:
-    from fcnn_cli.tasks import Task
+    from fcnn_cli.core.tasks import Task
 
 
 class JaxGradBackend(CompiledEpochBackend):

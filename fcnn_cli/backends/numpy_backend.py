@@ -1,9 +1,9 @@
 """Example 5.2: the FCNN trained by hand-written back-propagation in numpy.
 
-The formulas are those of `fcnn_cli.model`, run in place: every activation and error buffer is
+The formulas are those of `fcnn_cli.core.model`, run in place: every activation and error buffer is
 allocated once and reused, matrix products write into them with `out=`, and no per-sample
 outer-product tensor is formed. The output error E = y - T comes from the task (softmax,
-sigmoid or identity output; `fcnn_cli.tasks`), written into its buffer. The parameters and their
+sigmoid or identity output; `fcnn_cli.core.tasks`), written into its buffer. The parameters and their
 gradients each live in one flat buffer (the (W, b) pairs are views into it), and the optimizer
 (`numpy_optim`) updates them in place. A scale is folded into the output error once:
 back-propagation is linear in E, so every gradient arrives already scaled; for SGD the scale is
@@ -16,22 +16,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli import fpenv, optim
-from fcnn_cli.backends import numpy_optim
+from fcnn_cli.backends import fpenv, numpy_optim
 from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
+from fcnn_cli.core import optim
 
 if TYPE_CHECKING:
-    from fcnn_cli.datasets import Dataset
-    from fcnn_cli.settings import Settings
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.data.dataset import Dataset
 
 # Rows scored at a time when evaluating a whole split: large enough for efficient matrix
 # products, small enough to keep the activation buffers bounded.
-EVAL_CHUNK = 8192
+EVAL_CHUNK = NUMPY_EVAL_ROWS
 
 
 class NumpyBackend(Backend):
     name = "numpy"
-    eval_rows = EVAL_CHUNK
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
@@ -122,7 +122,7 @@ class NumpyBackend(Backend):
         return [(w.copy(), b.copy()) for w, b in self.params]
 
     def get_opt_state(self) -> optim.OptState:
-        """A copy of the optimizer's state, in the shape of `fcnn_cli.optim`."""
+        """A copy of the optimizer's state, in the shape of `fcnn_cli.core.optim`."""
         return optim.state_from_arrays(optim.state_arrays(self._optimizer.state()))
 
     def set_state(self, params: Params, opt_state: optim.OptState) -> None:

@@ -1,4 +1,4 @@
-"""The optimizers of `fcnn_cli.optim`, applied in place by the numpy backend.
+"""The optimizers of `fcnn_cli.core.optim`, applied in place by the numpy backend.
 
 The parameters, their gradients and every optimizer buffer each live in ONE flat, preallocated
 array, laid out weights first (W0, W1, ..., then b0, b1, ...): an update is a handful of whole-
@@ -9,7 +9,7 @@ arrays.
 A scale factor is folded into the output error before back-propagation (`error_scale`), which
 is linear in it, so the gradients arrive already scaled: lr/B for SGD, which makes plain SGD one
 subtraction `P -= G` per batch; sqrt(1-b2)/B for Adam, which makes the second moment's update
-one square and one add. The algebra is that of `fcnn_cli.optim`, rearranged; tests check the two
+one square and one add. The algebra is that of `fcnn_cli.core.optim`, rearranged; tests check the two
 against each other.
 
 The updates are memory-bound (a dozen passes over every buffer for Adam), so the optimizers with
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli.optim import STEP_DTYPE, OptState, Params, kind
+from fcnn_cli.core.optim import STEP_DTYPE, OptState, Params, kind
 
 if TYPE_CHECKING:
-    from fcnn_cli.settings import OptimizerSettings
+    from fcnn_cli.config.settings import OptimizerSettings
 
 #: bytes of each buffer updated at a time: a chunk of the 4-5 buffers an update touches fits in
 #: a core's L2 cache
@@ -98,7 +98,7 @@ class InPlaceOptimizer:
         self.grads[weights] += scratch
 
     def state(self) -> OptState:
-        """The state in the shape of `fcnn_cli.optim` (views into the live buffers)."""
+        """The state in the shape of `fcnn_cli.core.optim` (views into the live buffers)."""
         return OptState(np.array(self.step, dtype=STEP_DTYPE),
                         {name: self.layout.views(flat) for name, flat in self.slots.items()})
 

@@ -17,7 +17,7 @@ Which estimator is the task's (one entry per task in `ESTIMATORS`):
   batch 1 to rounding.
 
 For checkpoints (`get_state`, `set_state`) each estimator hands out what its next `partial_fit`
-depends on, in the shape of `fcnn_cli.optim`: the weights as it keeps them (a two-class
+depends on, in the shape of `fcnn_cli.core.optim`: the weights as it keeps them (a two-class
 MLPClassifier's single output unit included) and its optimizer's buffers (SGDOptimizer's
 `velocities`, kept even without momentum; AdamOptimizer's `ms`, `vs` and `t`), the step being
 the number of updates done. A resumed MLP is first built by a `partial_fit` on one batch (its
@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli import model, optim
 from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.core import model, optim
 
 if TYPE_CHECKING:
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-    from fcnn_cli.datasets import Dataset
-    from fcnn_cli.settings import Settings
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.data.dataset import Dataset
 
 # Our activation names -> MLPClassifier's.
 ACTIVATIONS = {"relu": "relu", "sigmoid": "logistic", "tanh": "tanh"}

@@ -1,7 +1,7 @@
 """fcnn's Hydra plugins: thin subclasses of Hydra's grid sweeper and of the joblib launcher.
 
 Hydra instantiates sweepers and launchers only from this namespace package, so the classes live
-here; what they do is in `fcnn_cli.sweeps`. Imported by Hydra's plugin scan on every start:
+here; what they do is in `fcnn_cli.hydra_app.sweeps`. Imported by Hydra's plugin scan on every start:
 nothing heavy at import time.
 """
 
@@ -16,8 +16,8 @@ from hydra.core.utils import JobReturn
 
 class GridSweeper(BasicSweeper):
     """Hydra's basic (grid) sweeper: every job's settings are checked by `check` (a dotted path,
-    e.g. fcnn_cli.settings.from_config) before the first job starts, and a failed job does not
-    stop the others (the sweep's summary reports it; see fcnn_cli.hydra_hooks)."""
+    e.g. fcnn_cli.config.validate.from_config) before the first job starts, and a failed job does not
+    stop the others (the sweep's summary reports it; see fcnn_cli.hydra_app.callbacks)."""
 
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
                  check: str | None = None) -> None:
@@ -25,7 +25,7 @@ class GridSweeper(BasicSweeper):
         self.check = check
 
     def sweep(self, arguments: list[str]) -> Any:
-        from fcnn_cli.sweeps import grid_sweep
+        from fcnn_cli.hydra_app.sweeps import grid_sweep
 
         return grid_sweep(self, arguments)
 
@@ -45,7 +45,7 @@ if JoblibLauncher is not None:
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.sweeps import launch_surviving
+            from fcnn_cli.hydra_app.sweeps import launch_surviving
 
             return launch_surviving(self, job_overrides, initial_job_idx)
 
@@ -66,7 +66,7 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.sweeps import launch_submitit_surviving
+            from fcnn_cli.hydra_app.sweeps import launch_submitit_surviving
 
             return launch_submitit_surviving(self, job_overrides, initial_job_idx)
 
@@ -77,7 +77,7 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli import slurm
+            from fcnn_cli.hydra_app import slurm
 
             return slurm.launch(self, job_overrides, initial_job_idx)
 

@@ -11,7 +11,7 @@ import signal
 _RULES = dict(rule.split(":", 1) for rule in os.environ.get("FCNN_TEST_FAIL", "").split(",") if rule)
 
 if _RULES:
-    import fcnn_cli.loop as _loop
+    import fcnn_cli.training.loop as _loop
 
     _real_run = _loop.run
 

@@ -1,0 +1,16 @@
+"""argparse for fcnn's plain subcommands, with fcnn's one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+
+from fcnn_cli.errors import fail
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are `fcnn: error: <command>: <message>`, exit status 2,
+    instead of argparse's usage block. Subparsers (`fcnn data fetch`) are of the same class."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        command = self.prog.removeprefix("fcnn").strip() or "fcnn"
+        fail(f"{command}: {message}")

@@ -1,0 +1,93 @@
+"""`fcnn report`: one table over many runs (single runs and sweeps), with files to keep.
+
+A run directory is any directory holding `.hydra/config.yaml` (or a `metrics.json`); its
+`metrics.json`, written last by `fcnn train`, marks it ended (see `fcnn_cli.runs.layout`); a run stopped
+by a signal says `interrupted` there (it can be resumed). A run without one is shown as
+unfinished (still running, killed or crashed); one whose metrics cannot be
+read, or that a sweep recorded as failed (refused, raised, killed), as failed, with its reason:
+the report never stops at a bad run. A sweep root holding Optuna's `optimization_results.yaml`
+also gets the study's best parameters and value, and the run that produced them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fcnn_cli.commands._argparse import Parser
+from fcnn_cli.commands.report.collect import COLUMN_KEYS, COLUMNS, collect_runs, sort_runs
+from fcnn_cli.commands.report.figure import plot
+from fcnn_cli.commands.report.groups import fold, value_of
+from fcnn_cli.commands.report.render import print_table, write_csv, write_markdown
+from fcnn_cli.errors import fail
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="fcnn report",
+        description="Tabulate run directories (single runs and sweeps, searched recursively) and "
+                    "write report.csv, report.md and report.png.",
+    )
+    parser.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
+                        help="run or sweep directories (default: outputs)")
+    parser.add_argument("--sort", metavar="COLUMN", default="run",
+                        help=f"column to sort by: {', '.join(COLUMN_KEYS)} (default: run); "
+                             "accuracies sort best first, the rest ascending")
+    parser.add_argument("--reverse", action="store_true", help="reverse the sort order")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where report.csv/.md/.png go (default: the first DIR)")
+    parser.add_argument("--no-plot", action="store_true", help="skip report.png")
+    parser.add_argument("--group-by", metavar="KEY",
+                        help="fold runs that differ only in config KEY (e.g. seed) into one row: "
+                             "accuracies as mean ± standard deviation over the completed runs")
+    return parser
+
+
+def grouped_columns(key: str) -> tuple[tuple[str, str], ...]:
+    """The table's columns with --group-by KEY: KEY's values after the run names, n before status."""
+    columns = [c for c in COLUMNS if c[0] != "status"]
+    if key not in COLUMN_KEYS:
+        columns.insert(1, (key, key))
+    return (*columns, ("n", "n"), ("status", "status"))
+
+
+def main(argv: list[str]) -> int:
+    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]`."""
+    args = build_parser().parse_args(argv)
+    directories: list[Path] = args.dirs or [Path("outputs")]
+    for directory in directories:
+        if not directory.is_dir():
+            fail(f"report: {directory}: no such directory")
+    if args.sort not in COLUMN_KEYS:
+        fail(f"report: --sort: unknown column {args.sort!r}; choose one of {', '.join(COLUMN_KEYS)}")
+    runs, studies = collect_runs(directories)
+    if not runs:
+        fail(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
+             f"{', '.join(str(d) for d in directories)}")
+    runs = sort_runs(runs, args.sort, args.reverse)
+    title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
+        str(d) for d in directories)
+    rows, columns = runs, COLUMNS
+    if args.group_by:
+        if all(value_of(run, args.group_by) is None for run in runs):
+            fail(f"report: --group-by: no run has a config key {args.group_by!r} "
+                 f"(for example seed, lr, backend.name)")
+        # Members listed in run order within a row; the rows in the order asked for.
+        rows = sort_runs(fold(sort_runs(runs, "run"), args.group_by), args.sort, args.reverse)
+        columns = grouped_columns(args.group_by)
+        title += f", {len(rows)} row{'s' if len(rows) != 1 else ''} grouped by {args.group_by}"
+    print_table(rows, studies, title, columns)
+
+    out: Path = args.out or directories[0]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_csv(out / "report.csv", rows, columns)
+        write_markdown(out / "report.md", rows, studies, title, columns)
+        written = ["report.csv", "report.md"]
+        if not args.no_plot:
+            plot(out / "report.png", runs)
+            written.append("report.png")
+    except OSError as err:
+        fail(f"report: --out: cannot write to {out}: {err}")
+    print(f"wrote {', '.join(written)} to {out}")
+    return 0

@@ -1,0 +1,57 @@
+"""`fcnn train`: the Hydra task over `fcnn_cli.hydra_app.job.train`, and the line it ends with."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from fcnn_cli.hydra_app.callbacks import guarded_task
+
+
+def headline(metrics: dict[str, Any], run_dir: Path) -> str:
+    """The last line `fcnn train` prints."""
+    state = "" if metrics["status"] == "completed" else f" ({metrics['status']})"
+    if metrics.get("test_acc") is not None:
+        text = f"test accuracy {100 * metrics['test_acc']:.2f}%"
+    else:
+        text = f"test loss {metrics['test_loss']:.4g}"
+    if metrics.get("probe_test_acc") is not None:
+        pair = "-vs-".join(map(str, metrics["probe_classes"]))
+        text += (f", probe (layer {metrics['probe_layer']}, {metrics['probe_features']} features) "
+                 f"{pair} test accuracy {100 * metrics['probe_test_acc']:.2f}%")
+    return f"{text}{state}; run directory {run_dir}"
+
+
+@guarded_task
+def hydra_task(cfg: Any) -> float:
+    """The Hydra task behind `fcnn train` (run and multirun).
+
+    A single run that a signal stopped ends the process with 128 + the signal's number, after
+    one line saying how far it got and how to resume it; a sweep's job returns, and the sweep
+    ends (fcnn_cli.hydra_app.callbacks) once the jobs not yet started have been skipped.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from fcnn_cli.hydra_app.job import train
+    from fcnn_cli.training import interrupt
+    from fcnn_cli.training.objective import objective
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    # `fcnn train` installed the signal guard at start (fcnn_cli.cli); a joblib sweep's worker
+    # processes install it here, so their jobs too stop after the epoch on Ctrl-C. Jobs that
+    # submitit starts (SLURM) keep submitit's own signal handling: SLURM ends a cancelled job as
+    # before, and the launcher records it as failed; its last epoch's checkpoint stays.
+    if "Joblib" in str(hydra_cfg.launcher.get("_target_", "")):
+        interrupt.install(raising=False)
+    metrics = train(cfg, run_dir, [str(o) for o in hydra_cfg.overrides.task])
+    signum = interrupt.received()
+    if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:
+        print(headline(metrics, run_dir), flush=True)
+        return objective(metrics)
+    if metrics["status"] != "interrupted":  # the signal came during the last epoch
+        print(headline(metrics, run_dir), flush=True)
+    print(interrupt.stopped_line(metrics, run_dir), file=sys.stderr, flush=True)
+    interrupt.leave(signum)

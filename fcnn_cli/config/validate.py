@@ -1,0 +1,140 @@
+"""A composed config checked into `Settings`: every key by its rule in the schema, then the few
+rules between keys. Every error names the key and what is allowed, in one line (UsageError)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fcnn_cli.config import memory
+from fcnn_cli.config.backends import BACKENDS, gpu_backends
+from fcnn_cli.config.schema import KEYS, Key
+from fcnn_cli.config.settings import OptimizerSettings, ProbeSettings, Settings
+from fcnn_cli.data.dataset import IN_MEMORY, SHAPES, Shape
+from fcnn_cli.errors import UsageError
+
+_MISSING = object()
+
+
+def select(cfg: Any, name: str) -> Any:
+    """cfg's value at the dotted `name`; _MISSING where a level is absent."""
+    node = cfg
+    for part in name.split("."):
+        if node is None or not hasattr(node, "get"):
+            return _MISSING
+        node = node.get(part, _MISSING)
+        if node is _MISSING:
+            return _MISSING
+    return node
+
+
+def value(cfg: Any, name: str, key: Key | None = None, label: str | None = None) -> Any:
+    """The checked value of key `name` in `cfg` (its schema default where absent)."""
+    key = key or KEYS[name]
+    found = select(cfg, name)
+    return key.check(key.default if found is _MISSING else found, label)
+
+
+def _optimizer(cfg: Any, backend: str) -> OptimizerSettings:
+    name = value(cfg, "optimizer.name", label="optimizer")
+    allowed = BACKENDS[backend].optimizers
+    if name not in allowed:  # what this backend supports, as its registry entry declares
+        raise UsageError("optimizer", f"must be one of {', '.join(allowed)}; got {name!r}")
+    return OptimizerSettings(name=name, **{
+        field: value(cfg, f"optimizer.{field}")
+        for field in ("momentum", "nesterov", "alpha", "beta1", "beta2", "epsilon")})
+
+
+def _probe(cfg: Any) -> ProbeSettings | None:
+    """The `probe` block: None when probe.layer is null (no probe); its other keys are read
+    only with a layer."""
+    layer = value(cfg, "probe.layer")
+    if layer is None:
+        return None
+    classes = value(cfg, "probe.classes")
+    if len(classes) != 2:
+        raise UsageError("probe.classes", f"the probe's logistic regression separates two "
+                                          f"classes, e.g. [3,8]; got {list(classes)}")
+    return ProbeSettings(layer=layer, classes=classes, **{
+        field: value(cfg, f"probe.{field}")
+        for field in ("lr", "annealing", "max_epochs", "batch_size")})
+
+
+def check_device(device: Any, backend: str) -> str:
+    """`device` checked against `backend`: gpu needs a GPU backend and a GPU JAX can see."""
+    device = KEYS["device.name"].check(device, "device")
+    if device == "gpu" and not BACKENDS[backend].gpu:
+        raise UsageError(
+            "device",
+            f"backend={backend} runs on the CPU only; device=gpu needs backend="
+            f"{' or '.join(gpu_backends())} (allowed with backend={backend}: cpu, auto)",
+        )
+    if device == "gpu":
+        from fcnn_cli.devices import gpu_devices, gpu_missing_message
+
+        if not gpu_devices():
+            raise UsageError("device", gpu_missing_message())
+    return device
+
+
+def _sklearn_logreg(backend: str, task: str, batch_size: int, optimizer: OptimizerSettings) -> None:
+    if backend != "sklearn" or task != "logreg":
+        return
+    # scikit-learn's logistic regression by SGD (SGDClassifier) steps after every sample, with
+    # a constant rate per epoch and no momentum.
+    if batch_size != 1:
+        raise UsageError("batch_size", "backend=sklearn with task=logreg trains scikit-learn's "
+                                       "SGDClassifier, which updates after every sample: "
+                                       f"batch_size must be 1; got {batch_size}")
+    if optimizer.name != "sgd" or optimizer.momentum:
+        raise UsageError("optimizer", "backend=sklearn with task=logreg trains scikit-learn's "
+                                      "SGDClassifier: plain SGD (momentum 0), alpha allowed")
+
+
+def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
+    """Check a composed Hydra config (or any mapping of the same shape) and return Settings.
+
+    `data_shape` describes training data given as arrays (FCNNClassifier): it takes the place of
+    the `dataset` block, whose name is then `dataset.IN_MEMORY`.
+    """
+    backend = value(cfg, "backend.name")
+    if data_shape is None:
+        dataset, classes = value(cfg, "dataset.name"), value(cfg, "dataset.classes")
+        dataset_path = value(cfg, "dataset.path")
+    else:
+        dataset, classes, dataset_path = IN_MEMORY, None, None
+    optimizer = _optimizer(cfg, backend)
+    task = value(cfg, "task.name", label="task")
+    batch_size = value(cfg, "batch_size")
+    _sklearn_logreg(backend, task, batch_size, optimizer)
+    probe = _probe(cfg)
+    objective = value(cfg, "objective")
+    if objective == "probe_val_acc" and probe is None:
+        raise UsageError("objective", "objective=probe_val_acc needs a probe: set probe.layer "
+                                      "(a hidden layer number, or code)")
+    device = select(cfg, "device.name")
+    backend_cfg = select(cfg, "backend")
+    backend_cfg = {} if backend_cfg is _MISSING else backend_cfg
+    settings = Settings(
+        backend=backend, dataset=dataset, dataset_path=dataset_path,
+        struct=value(cfg, "struct"), activation=value(cfg, "activation"),
+        init_range=value(cfg, "init_range"), lr=value(cfg, "lr"), annealing=value(cfg, "annealing"),
+        max_epochs=value(cfg, "max_epochs"), batch_size=batch_size, seed=value(cfg, "seed"),
+        dtype=value(cfg, "dtype"),
+        device=check_device("cpu" if device is _MISSING else device, backend),
+        val_fraction=value(cfg, "val_fraction"), optimizer=optimizer,
+        progress=value(cfg, "progress"), plot=value(cfg, "plot"),
+        backend_options={k: v for k, v in dict(backend_cfg).items() if k != "name"},
+        task=task, classes=classes, probe=probe, objective=objective,
+        resume=value(cfg, "resume"),
+    )
+    check_memory(settings, data_shape)
+    return settings
+
+
+def check_memory(settings: Settings, shape: Shape | None = None) -> None:
+    """Refuse a net that cannot fit in this machine's memory, before anything is allocated.
+
+    `shape`: the data's size; by default the named dataset's."""
+    shape = shape or SHAPES[settings.dataset]
+    memory.check_fits(settings, shape.n_train, shape.n_test, shape.n_features, shape.n_classes,
+                      BACKENDS[settings.backend].eval_rows)

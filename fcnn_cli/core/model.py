@@ -1,0 +1,126 @@
+"""The lab's FCNN as pure functions over an array namespace (numpy or jax.numpy).
+
+Parameters are a list of (W, b) pairs, input layer first. These functions are the reference
+the backends are built from and tested against: the JAX backends use them as they are, and the
+numpy backend runs the same formulas in place on preallocated buffers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+#: A net's parameters: (W, b) per layer, input side first, as numpy or JAX arrays.
+Params = list[tuple[Any, Any]]
+
+
+def struct_text(struct: Sequence[int]) -> str:
+    """Hidden layer sizes as they are written on the command line: [500,250]."""
+    return "[" + ",".join(str(s) for s in struct) + "]"
+
+
+def layer_sizes(n_inputs: int, struct: Sequence[int], n_outputs: int) -> list[int]:
+    return [n_inputs, *struct, n_outputs]
+
+
+def init_params(
+    sizes: Sequence[int], seed: int, init_range: float = 1.0, dtype: str = "float32"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The lab's init: W = 4.90 * (U[0,1) - 0.5) * init_range / sqrt(fan_in + fan_out), b = 0.
+
+    Drawn in float64 from a seeded generator and then cast, so every from-scratch backend (and
+    both dtypes) starts from the same weights for the same seed.
+    """
+    rng = np.random.default_rng([seed, 0])
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        w = 4.90 * (rng.random((fan_in, fan_out)) - 0.5) * init_range / np.sqrt(fan_in + fan_out)
+        params.append((w.astype(dtype), np.zeros(fan_out, dtype=dtype)))
+    return params
+
+
+# Each activation as (the function, its derivative written in terms of its output z).
+ACTIVATIONS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
+    "relu": (lambda xp, a: xp.maximum(a, 0), lambda xp, z: (z > 0).astype(z.dtype)),  # heaviside
+    "sigmoid": (lambda xp, a: 1 / (1 + xp.exp(-a)), lambda xp, z: z * (1 - z)),
+    "tanh": (lambda xp, a: xp.tanh(a), lambda xp, z: 1 - z * z),
+}
+
+
+def activate(xp: Any, name: str, a: Any) -> Any:
+    return ACTIVATIONS[name][0](xp, a)
+
+
+def activation_derivative(xp: Any, name: str, z: Any) -> Any:
+    """The derivative of the activation, written in terms of its output z."""
+    return ACTIVATIONS[name][1](xp, z)
+
+
+def layer_outputs(xp: Any, params: Params, x: Any, activation: str = "relu") -> Iterator[Any]:
+    """Each layer's output in turn: the hidden layers Z1 .. Z(L-1), then the output logits.
+
+    The one forward pass: `forward`, `logits` and `hidden` take what they need from it, and a
+    caller that stops early (a probe reading hidden layer K) never computes the layers above.
+    """
+    z = x
+    last = len(params) - 1
+    for layer, (w, b) in enumerate(params):
+        z = z @ w + b
+        if layer < last:
+            z = activate(xp, activation, z)
+        yield z
+
+
+def forward(xp: Any, params: Params, x: Any, activation: str = "relu") -> list[Any]:
+    """All layer outputs [Z0 = x, Z1, ..., Z(L-1)] and, last, the output logits."""
+    return [x, *layer_outputs(xp, params, x, activation)]
+
+
+def logits(xp: Any, params: Params, x: Any, activation: str = "relu") -> Any:
+    """The output layer's pre-activation (the task's output function is applied on top)."""
+    # Each layer's output is dropped as soon as the next one exists.
+    return deque(layer_outputs(xp, params, x, activation), maxlen=1)[0]
+
+
+def hidden(xp: Any, params: Params, x: Any, layer: int, activation: str = "relu") -> Any:
+    """The output of hidden layer `layer` (1 = the first hidden layer)."""
+    if not 1 <= layer < len(params):
+        raise ValueError(f"hidden layer {layer} of a net with {len(params) - 1} hidden layers")
+    return next(islice(layer_outputs(xp, params, x, activation), layer - 1, None))
+
+
+def log_softmax(xp: Any, a: Any) -> Any:
+    """Row-wise log-softmax, stable for huge logits (the row max is subtracted first)."""
+    shifted = a - xp.max(a, axis=1, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+
+
+def softmax(xp: Any, a: Any) -> Any:
+    shifted = a - xp.max(a, axis=1, keepdims=True)
+    e = xp.exp(shifted)
+    return e / xp.sum(e, axis=1, keepdims=True)
+
+
+def backward(
+    xp: Any, params: Params, zs: Sequence[Any], err: Any, activation: str = "relu"
+) -> list[tuple[Any, Any]]:
+    """Gradients by error back-propagation in matrix form, from the output error `err`.
+
+    `zs` are the layer outputs of `forward`; `err` is dLoss/d(output logits), the mean's 1/B
+    included. For the three tasks' pairs of output layer and loss (softmax and cross-entropy,
+    sigmoid and binary cross-entropy, identity and half the squared error) it is
+    (y - T) / B, as in scikit-learn's `_backprop` (`fcnn_cli.core.tasks`). From the top:
+    dW = Z(l-1)^T E, db = sum(E), then E = (E W^T) * f'(Z(l-1)). The input layer's error is
+    never needed, so it is not formed.
+    """
+    grads = []
+    for layer in range(len(params) - 1, -1, -1):
+        z_in = zs[layer]
+        grads.append((z_in.T @ err, xp.sum(err, axis=0)))
+        if layer > 0:
+            err = (err @ params[layer][0].T) * activation_derivative(xp, activation, z_in)
+    return grads[::-1]

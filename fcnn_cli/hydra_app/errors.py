@@ -1,0 +1,170 @@
+"""Hydra's own errors (unknown key, bad override syntax, unknown group option) as fcnn reports
+its own: one line naming the setting, exit status 2.
+
+Hydra would print a multi-line report and exit with status 1 for these, the same status as a
+crash in the task. `run_app` lets exceptions come out of Hydra (HYDRA_FULL_ERROR=1) and sorts
+them: configuration errors become one line and status 2; anything else is a crash and keeps its
+traceback (status 1). HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full report for all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from fcnn_cli.errors import UsageError, fail
+
+CRASH_EXIT = 1
+GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
+
+_task_started = False
+
+
+def mark_task_started() -> None:
+    """Called as a task function begins (fcnn_cli.hydra_app.callbacks.guarded_task)."""
+    global _task_started
+    _task_started = True
+
+
+def task_started() -> bool:
+    """Whether a task function began in this process: errors before that are the command
+    line's or the config's."""
+    return _task_started
+
+
+def run_app(app: Callable[[], Any]) -> None:
+    """Run a `hydra.main` application; Hydra's configuration errors exit 2 in one line."""
+    from fcnn_cli.training.interrupt import Interrupted
+
+    user_wants_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # exceptions come out of Hydra, to be sorted here
+    try:
+        app()
+    except UsageError as err:
+        fail(str(err))
+    except Interrupted as err:  # a signal while fcnn train started up, before any training
+        from fcnn_cli.runs import claim
+        from fcnn_cli.training import interrupt
+        claim.discard_unfinished()
+        print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
+              file=sys.stderr, flush=True)
+        interrupt.leave(err.signum)
+    except Exception as err:
+        line = None if user_wants_full else one_line(err)
+        if line is None and not user_wants_full and not task_started():
+            # Before any task ran, whatever went wrong came from the command line or the config:
+            # most often a group given something else than option names, which Hydra's message
+            # (if any) does not name.
+            line = _group_value(sys.argv[1:]) or (
+                f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}")
+        if line is not None:
+            fail(line)
+        if user_wants_full:
+            raise
+        traceback.print_exc()
+        print(f"fcnn: error: the run crashed: {type(err).__name__}: {err}", file=sys.stderr)
+        raise SystemExit(CRASH_EXIT) from None
+
+
+def one_line(err: BaseException) -> str | None:
+    """A one-line message for a Hydra or OmegaConf configuration error; None for anything else."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+        SearchPathException,
+    )
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(err, MissingConfigException):
+        return _missing_option(err)
+    if isinstance(err, OverrideParseException):
+        lines = [line.strip() for line in err.message.splitlines()
+                 if line.strip() and not line.startswith(("Error parsing override", "See http"))]
+        reason = lines[0] if lines else "not in Hydra's override grammar"
+        return f"cannot parse the override {err.override!r}: {reason} (grammar: {GRAMMAR})"
+    if isinstance(err, ConfigCompositionException | SearchPathException | OmegaConfBaseException):
+        return _composition(err)
+    from hydra.errors import HydraException
+
+    if isinstance(err, HydraException):
+        return _collapse(str(err))
+    return None
+
+
+def _group_value(args: list[str]) -> str | None:
+    """The group given something else than an option name (or a list of them), if any: Hydra's
+    errors for it ('Config group override must be a string or a list', a TypeError for a list
+    of numbers) name no group."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from fcnn_cli.paths import conf_dir
+
+    try:
+        overrides = OverridesParser.create().parse_overrides([a for a in args if "=" in a])
+    except Exception:  # noqa: BLE001 - then Hydra's own words will do
+        return None
+    for override in overrides:
+        group = conf_dir() / override.key_or_group
+        value = override.value()
+        names = value if isinstance(value, list) else [value]
+        if group.is_dir() and not all(isinstance(name, str) for name in names):
+            options = sorted(p.stem for p in group.glob("*.yaml"))
+            leave_out = f" (to leave it out: ~{override.key_or_group})" if value is None else ""
+            return (f"{override.key_or_group}: takes the name of an option, got {value!r}; "
+                    f"choose one of {', '.join(options)}{leave_out}")
+    return None
+
+
+def _missing_option(err: Any) -> str:
+    """'Could not find backend/torch' with the available options, as one line."""
+    text = str(err)
+    found = re.search(r"Could not (?:find|load) '([^']+)'", text)
+    options = err.options or []
+    if found and "/" in found.group(1):
+        group, option = found.group(1).rsplit("/", 1)
+        if options:
+            return f"{group}: no option {option!r}; choose one of {', '.join(options)}"
+        return f"{group}: no option {option!r}"
+    return _collapse(text)
+
+
+def _composition(err: BaseException) -> str:
+    """An override Hydra could not apply: unknown key, a value of the wrong type, ..."""
+    text = str(err)
+    cause = err.__cause__ or err
+    key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    ambiguous = re.search(r"Ambiguous value for argument '([^'=]+)=([^']*)'", text)
+    if ambiguous:
+        key, value = ambiguous.groups()
+        return (f"{key}: {value!r} is ambiguous: write {key}=[{value}] for a list, "
+                f"{key}=\'{value}\' for a string, or add -m to sweep over the values")
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if unknown and "not in struct" in str(cause):
+        name = unknown.group(1)
+        return (f"{name}: no such setting (`fcnn train --help` lists them); to add a new key "
+                f"write +{name}=VALUE")
+    first = _first_line(text)
+    detail = _first_line(str(cause)) if cause is not err else ""
+    message = first if not detail or detail in first else f"{first} {detail}"
+    return f"{key}: {message}" if key and not message.startswith(f"{key}:") else message
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _collapse(text: str) -> str:
+    """A multi-line Hydra message as one line, without the config search path listing."""
+    lines = []
+    for line in str(text).splitlines():
+        if line.startswith(("Config search path", "Set the environment variable HYDRA_FULL")):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return "; ".join(lines)

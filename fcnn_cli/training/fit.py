@@ -1,0 +1,47 @@
+"""Training on a dataset, with no files and no Hydra: the one training path of `fcnn train` and
+`FCNNClassifier.fit`, and the record model.npz keeps of the trained net."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fcnn_cli.backends.base import Backend
+    from fcnn_cli.config.settings import Settings
+    from fcnn_cli.data.dataset import Dataset
+    from fcnn_cli.runs.model_file import SavedModel
+    from fcnn_cli.training.checkpoint import Checkpoint
+    from fcnn_cli.training.loop import EpochCallback, History
+
+
+def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
+        resume: Checkpoint | None = None, stop: Callable[[], bool] | None = None,
+        ) -> tuple[Backend, History]:
+    """Train on `data` with the checked settings `s`: the backend `s` names, through the shared
+    loop, which shows each epoch to `callbacks`. The one training path of `fcnn train` and
+    `FCNNClassifier.fit`. `resume`: a checkpoint to go on from (CheckpointError when it does
+    not fit the model); `stop`: asked before every epoch, true ends training there."""
+    from fcnn_cli import backends
+    from fcnn_cli.training import checkpoint, loop
+
+    backend = backends.create(s, data)
+    state = checkpoint.restore(resume, backend, s) if resume is not None else None
+    return backend, loop.run(backend, s, callbacks, state=state, stop=stop)
+
+
+def saved_model(s: Settings, data: Dataset, task: str, params: Any,
+                classes: Any = None) -> SavedModel:
+    """The record model.npz keeps of a trained net: its weights and how to use them (the
+    dataset's labels unless `classes` names them, its input scaling and image shape)."""
+    import numpy as np
+
+    from fcnn_cli.data.dataset import SHAPES, Shape
+    from fcnn_cli.runs.model_file import SavedModel
+
+    shape = SHAPES.get(s.dataset, Shape(0, 0, data.n_features, data.n_classes))
+    return SavedModel(
+        params=[(np.asarray(w), np.asarray(b)) for w, b in params], activation=s.activation,
+        task=task, classes=np.asarray(data.classes if classes is None else classes),
+        input_divisor=shape.divisor, image_shape=shape.image, dataset=s.dataset,
+    )

@@ -1,0 +1,165 @@
+"""The one epoch loop every backend runs through.
+
+It owns what is the same for all backends: the seeded batch order, the learning-rate schedule,
+curves A (training accuracy), B (test accuracy) and C (training loss) after every epoch, the
+validation curve, the progress bar, and stopping on divergence. The loss and whether there is
+an accuracy are the task's (`fcnn_cli.core.tasks`); the loop records what the backend's scoring
+returns and shows the task's curve columns.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fcnn_cli.backends.base import Backend
+    from fcnn_cli.config.settings import Settings
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    lr: float
+    train_loss: float
+    train_acc: float | None  # None: the task has no accuracy (an autoencoder)
+    test_acc: float | None
+    val_acc: float | None  # None also when there is no validation set
+    seconds: float  # cumulative training time: epochs plus curves A and C
+    test_loss: float | None = None
+    val_loss: float | None = None
+
+
+@dataclass
+class History:
+    records: list[EpochRecord] = field(default_factory=list)
+    status: str = "completed"
+    fit_seconds: float = 0.0
+
+    @property
+    def last(self) -> EpochRecord:
+        return self.records[-1]
+
+    def rows(self) -> list[dict]:
+        return [asdict(r) for r in self.records]
+
+
+class EpochCallback(Protocol):
+    """An observer of the loop: experiment trackers (fcnn_cli/hydra_app/tracking.py), checkpoints
+    (fcnn_cli/training/checkpoint.py).
+
+    A callback may also define `on_train_start(backend, state)`: called once before the first
+    epoch this process trains, with the backend and the loop's `LoopState` (which holds the
+    epochs done before, when a run is resumed).
+    """
+
+    def on_epoch_end(self, record: EpochRecord) -> None:
+        """Called after each epoch, once its record is in the history and the loop's state has
+        moved on to the next epoch (its learning rate annealed): a diverged one too."""
+
+
+def batch_rng(seed: int) -> np.random.Generator:
+    """The generator of the per-epoch batch orders, the same for every backend."""
+    return np.random.default_rng([seed, 1])
+
+
+@dataclass
+class LoopState:
+    """Where training stands between two epochs, besides the backend's weights and optimizer
+    state: the curves so far, the next epoch's learning rate, and the generator that draws each
+    epoch's batch order. A checkpoint saves it; a resumed run starts from the saved one."""
+
+    history: History
+    lr: float
+    rng: np.random.Generator
+
+    @property
+    def epoch(self) -> int:
+        """Epochs done."""
+        return len(self.history.records)
+
+
+def start(settings: Settings) -> LoopState:
+    """The state before the first epoch."""
+    return LoopState(History(), settings.lr, batch_rng(settings.seed))
+
+
+def _progress(settings: Settings):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+        console=Console(stderr=True), disable=not settings.progress, transient=False,
+    )
+
+
+# How the progress bar names each curve column.
+_STAT_NAMES = {"train_loss": "loss", "train_acc": "train", "test_acc": "test", "val_acc": "val",
+               "test_loss": "test loss", "val_loss": "val loss"}
+
+
+def _stats(record: EpochRecord, columns: tuple[str, ...]) -> str:
+    """The progress bar's figures: the task's curve columns, accuracies in percent."""
+    parts = []
+    for column in columns:
+        value = getattr(record, column)
+        if value is not None:
+            text = f"{100 * value:.2f}%" if column.endswith("_acc") else f"{value:.4f}"
+            parts.append(f"{_STAT_NAMES[column]} {text}")
+    return "  ".join(parts)
+
+
+def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = (),
+        state: LoopState | None = None, stop: Callable[[], bool] | None = None) -> History:
+    """Train `backend` up to epoch `settings.max_epochs` and return the curves.
+
+    `state`: where to go on from (a resumed run's, with the backend's weights and optimizer
+    state already restored); by default the start. Each of `callbacks` sees every epoch's record
+    as soon as it is appended. `stop` is asked before every epoch: when it answers true (a signal
+    arrived, see fcnn_cli.training.interrupt) the loop ends there with status "interrupted".
+    """
+    state = start(settings) if state is None else state
+    history = state.history
+    history.status = "completed"
+    has_val, has_test = backend.data.has_val, backend.data.has_test
+    for callback in callbacks:
+        if hasattr(callback, "on_train_start"):
+            callback.on_train_start(backend, state)
+    with _progress(settings) as progress:
+        task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs,
+                                 completed=state.epoch,
+                                 stats=_stats(history.last, backend.task.curve_columns)
+                                 if history.records else "")
+        for epoch in range(state.epoch + 1, settings.max_epochs + 1):
+            if stop is not None and stop():
+                history.status = "interrupted"
+                break
+            order = state.rng.permutation(backend.data.n_train)
+            lr = state.lr
+            start_time = time.perf_counter()
+            backend.train_epoch(order, lr)
+            train_loss, train_acc = backend.evaluate("train")  # curves C and A
+            history.fit_seconds += time.perf_counter() - start_time
+            # curve B; data given as arrays (FCNNClassifier.fit) has no test split
+            test_loss, test_acc = backend.evaluate("test") if has_test else (None, None)
+            val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
+            record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
+                                 history.fit_seconds, test_loss, val_loss)
+            history.records.append(record)
+            diverged = not math.isfinite(train_loss)
+            if not diverged:
+                state.lr = lr * settings.annealing
+            for callback in callbacks:
+                callback.on_epoch_end(record)
+            progress.update(task, advance=1, stats=_stats(record, backend.task.curve_columns))
+            if diverged:
+                history.status = "diverged"
+                break
+    return history
