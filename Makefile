@@ -42,8 +42,9 @@ test-quick: $(STAMP) ## the quick subset: no slow, real-MNIST or SLURM tests (ab
 test-bad-input: $(STAMP) ## the property test of bad input with 200 drawn command lines (~10 min), with a tally
 	FCNN_PROPERTY_EXAMPLES=200 $(BIN)/python -m pytest -q -s tests/test_bad_input_property.py
 
-lint: $(STAMP) ## ruff
-	$(BIN)/ruff check fcnn_cli tests
+lint: $(STAMP) ## ruff, and lint-imports: the layers of fcnn_cli (pyproject.toml [tool.importlinter])
+	$(BIN)/ruff check fcnn_cli tests scripts
+	$(BIN)/lint-imports
 
 ex5.1: $(STAMP) ## lab Example 5.1: scikit-learn MLPClassifier, [500,250], sgd+nesterov, 20 epochs (lab: 98.5%)
 	$(FCNN) train experiment=ex5_1

@@ -217,7 +217,8 @@ def test_default_logger_never_imports_mlflow(no_mlflow, tmp_path):
     proc = run_fcnn("train", *NUMPY_FAST, "hydra.run.dir=run", cwd=tmp_path, env=no_mlflow)
     assert proc.returncode == 0, proc.stderr
     assert run_fcnn("report", "run", cwd=tmp_path, env=no_mlflow).returncode == 0
-    code = ("import sys\nfrom fcnn_cli import cli\nfrom fcnn_cli.commands import train\nfrom fcnn_cli.hydra_app import tracking\n"
+    code = ("import sys\nfrom fcnn_cli import cli\n"
+            "from fcnn_cli.commands import train\nfrom fcnn_cli.hydra_app import tracking\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('mlflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
