@@ -10,7 +10,7 @@ import sys
 
 from fcnn_cli._version import __version__
 from fcnn_cli.commands import COMMANDS
-from fcnn_cli.errors import fail
+from fcnn_cli.errors import did_you_mean, fail
 
 EXAMPLES = """\
 examples:
@@ -56,7 +56,8 @@ def _main(argv: list[str] | None) -> None:
         return
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        fail(f"unknown command {name!r}; choose one of {', '.join(COMMANDS)}")
+        fail(f"unknown command {name!r}; {did_you_mean(name, COMMANDS)}choose one of "
+             f"{', '.join(COMMANDS)}")
     from fcnn_cli import commands
 
     if COMMANDS[name].is_hydra_app:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 USAGE_EXIT = 2
 
@@ -18,6 +19,14 @@ class UsageError(Exception):
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
         # Pickled between a sweep's worker processes and the sweep: rebuilt from both parts.
         return (type(self), (self.key, self.message))
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """'did you mean X? ' for the choice spelled most like `name`, or '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}? " if close else ""
 
 
 def fail(message: str) -> None:

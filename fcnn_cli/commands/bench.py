@@ -73,7 +73,10 @@ def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
 def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
     """The backends to run and the bench's own counts, checked before any work."""
     from fcnn_cli.config.backends import BACKENDS as REGISTRY
+    from fcnn_cli.config.schema import BENCH
+    from fcnn_cli.config.suggest import check_known
 
+    check_known(cfg, BENCH)
     chosen = cfg.get("backends")
     if chosen is None:
         chosen = list(REGISTRY)

@@ -56,6 +56,8 @@ def main(argv: list[str]) -> int:
 
     args = build_parser().parse_args(argv)
     directory = paths.mnist_dir(args.path)
+    if args.action == "info" and args.path and not directory.is_dir():
+        fail(f"data info: --path {directory}: no such directory")
     try:
         if args.action == "info":
             return info(directory)

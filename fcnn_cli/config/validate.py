@@ -7,8 +7,9 @@ from typing import Any
 
 from fcnn_cli.config import memory
 from fcnn_cli.config.backends import BACKENDS, gpu_backends
-from fcnn_cli.config.schema import KEYS, Key
+from fcnn_cli.config.schema import KEYS, TRAIN, Key
 from fcnn_cli.config.settings import OptimizerSettings, ProbeSettings, Settings
+from fcnn_cli.config.suggest import check_known
 from fcnn_cli.data.dataset import IN_MEMORY, SHAPES, Shape
 from fcnn_cli.errors import UsageError
 
@@ -88,6 +89,13 @@ def _sklearn_logreg(backend: str, task: str, batch_size: int, optimizer: Optimiz
     if optimizer.name != "sgd" or optimizer.momentum:
         raise UsageError("optimizer", "backend=sklearn with task=logreg trains scikit-learn's "
                                       "SGDClassifier: plain SGD (momentum 0), alpha allowed")
+
+
+def from_train_config(cfg: Any) -> Settings:
+    """A composed `fcnn train` config checked: no key that fcnn does not read (a `+KEY` would do
+    nothing, silently), then every key as from_config checks it."""
+    check_known(cfg, TRAIN)
+    return from_config(cfg)
 
 
 def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:

@@ -143,15 +143,27 @@ def _composition(err: BaseException) -> str:
         key, value = ambiguous.groups()
         return (f"{key}: {value!r} is ambiguous: write {key}=[{value}] for a list, "
                 f"{key}=\'{value}\' for a string, or add -m to sweep over the values")
+    present = re.search(r"An item is already at '([^']+)'", text)
+    if present:  # +KEY=VALUE for a key the config has: the user meant KEY=VALUE
+        name = present.group(1)
+        return f"{name}: is a setting already: write {name}=VALUE, without the +"
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown and "not in struct" in str(cause):
+        from fcnn_cli.config.suggest import no_such_setting
+
         name = unknown.group(1)
-        return (f"{name}: no such setting (`fcnn train --help` lists them); to add a new key "
-                f"write +{name}=VALUE")
+        return f"{name}: {no_such_setting(name, _app())}"
     first = _first_line(text)
     detail = _first_line(str(cause)) if cause is not err else ""
     message = first if not detail or detail in first else f"{first} {detail}"
     return f"{key}: {message}" if key and not message.startswith(f"{key}:") else message
+
+
+def _app() -> str:
+    """The app running: `fcnn_cli.hydra_app.app.run` names it in sys.argv[0] ("fcnn bench")."""
+    from fcnn_cli.config.schema import BENCH, TRAIN
+
+    return BENCH if sys.argv and sys.argv[0] == f"fcnn {BENCH}" else TRAIN
 
 
 def _first_line(text: str) -> str:

@@ -53,7 +53,7 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
     with guard.setup() if guard is not None else contextlib.nullcontext():
         if cfg.get("resume") is not None:
             cfg = resume.run_config(cfg, out, list(overrides))
-        s = validate.from_config(cfg)  # before any work: bad input costs nothing
+        s = validate.from_train_config(cfg)  # before any work: bad input costs nothing
         if s.resume is not None:
             saved = resume.load_checkpoint(out, s)
         data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)

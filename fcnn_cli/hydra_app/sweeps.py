@@ -53,7 +53,7 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
 def check_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], check: str | None,
                sweep_dir: Path) -> None:
     """Compose every job's config and pass it to `check` (a dotted path such as
-    fcnn_cli.config.validate.from_config); the first refusal ends the sweep before any job started,
+    fcnn_cli.config.validate.from_train_config); the first refusal ends the sweep before any job started,
     naming the job, and the sweep's fresh directory is removed again."""
     from hydra.utils import get_method
 

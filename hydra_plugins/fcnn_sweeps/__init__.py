@@ -16,7 +16,7 @@ from hydra.core.utils import JobReturn
 
 class GridSweeper(BasicSweeper):
     """Hydra's basic (grid) sweeper: every job's settings are checked by `check` (a dotted path,
-    e.g. fcnn_cli.config.validate.from_config) before the first job starts, and a failed job does not
+    e.g. fcnn_cli.config.validate.from_train_config) before the first job starts, and a failed job does not
     stop the others (the sweep's summary reports it; see fcnn_cli.hydra_app.callbacks)."""
 
     def __init__(self, max_batch_size: int | None = None, params: dict[str, str] | None = None,

@@ -19,7 +19,7 @@ from fcnn_cli.commands.report.collect import COLUMN_KEYS, COLUMNS, collect_runs,
 from fcnn_cli.commands.report.figure import plot
 from fcnn_cli.commands.report.groups import fold, value_of
 from fcnn_cli.commands.report.render import print_table, write_csv, write_markdown
-from fcnn_cli.errors import fail
+from fcnn_cli.errors import did_you_mean, fail
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,8 @@ def main(argv: list[str]) -> int:
         if not directory.is_dir():
             fail(f"report: {directory}: no such directory")
     if args.sort not in COLUMN_KEYS:
-        fail(f"report: --sort: unknown column {args.sort!r}; choose one of {', '.join(COLUMN_KEYS)}")
+        fail(f"report: --sort: unknown column {args.sort!r}; {did_you_mean(args.sort, COLUMN_KEYS)}"
+             f"choose one of {', '.join(COLUMN_KEYS)}")
     runs, studies = collect_runs(directories)
     if not runs:
         fail(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
