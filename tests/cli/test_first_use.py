@@ -60,7 +60,8 @@ def test_report_sort_gets_did_you_mean(fcnn_here, tmp_path):
     ((), "data: the following arguments are required: action"),
     (("frobnicate",), "invalid choice: 'frobnicate'"),
     (("info", "extra"), "unrecognized arguments: extra"),
-    (("info", "--path", "/nonexistent/fcnn-data"), "data info: --path /nonexistent/fcnn-data: no such directory"),
+    (("info", "--path", "/nonexistent/fcnn-data"),
+     "data info: --path /nonexistent/fcnn-data: no such directory"),
 ])
 def test_data_errors_are_one_line(fcnn_here, args, fragment):
     result = fcnn_here("data", *args)
