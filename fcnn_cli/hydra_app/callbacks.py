@@ -13,6 +13,7 @@ leave nothing behind, failed sweep jobs recorded in their directories, and a swe
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from fcnn_cli.errors import UsageError, fail
 from fcnn_cli.hydra_app import errors as hydra_errors
+from fcnn_cli.hydra_app import faults
 from fcnn_cli.runs import claim, layout
 from fcnn_cli.training import interrupt
 
@@ -226,6 +228,19 @@ def guarded_task(func: F) -> F:
                 interrupt.leave(err.signum)
             _remove_unstarted(run_dir)
             raise interrupt.Skipped(f"not started: the sweep was interrupted ({err})") from None
+        except OSError as err:
+            if not faults.is_fault(err):
+                _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error",
+                            f"{type(err).__name__}: {err}")
+                raise
+            # A full disk, a quota, a read-only file system: one line, the checkpoint kept.
+            line = faults.message(err, run_dir)
+            with contextlib.suppress(OSError):  # the disk may refuse this record too
+                _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error", line)
+            if not in_sweep:
+                print(f"fcnn: error: {line}", file=sys.stderr, flush=True)
+                raise SystemExit(faults.FAULT_EXIT) from None
+            raise
         except Exception as err:
             _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error",
                         f"{type(err).__name__}: {err}")

@@ -27,6 +27,9 @@ def setup() -> None:
     set stays), and Python warnings as one log record each."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     warnings.showwarning = _log_warning
+    # A log file that cannot be written (a full disk) must not print logging's own traceback
+    # for every record: the run's own writes report the fault in one line (hydra_app.faults).
+    logging.raiseExceptions = False
 
 
 def _log_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
