@@ -28,6 +28,10 @@ def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str,
     save_figure(curves_figure(rows, title, curves, loss_label), path)
 
 
+#: Up to this many epochs, each epoch is a marker on the curves; beyond, plain lines.
+MARKED_EPOCHS = 40
+
+
 def curves_figure(rows: Sequence[dict[str, Any]], title: str,
                   curves: Sequence[str] = DEFAULT_CURVES, loss_label: str = "cross-entropy") -> Any:
     """The lab's figure: curve C (training loss) above; curves A and B (accuracies) below;
@@ -48,9 +52,11 @@ def curves_figure(rows: Sequence[dict[str, Any]], title: str,
     else:
         fig, top = plt.subplots(1, 1, figsize=(7, 4))
         bottom = None
+    # A marker per epoch helps to read a few epochs; hundreds of them turn a curve into a band.
+    styles = ("o-", "s-", "^-") if len(epochs) <= MARKED_EPOCHS else ("-", "-", "-")
     loss_names = {"train_loss": "C: training loss", "test_loss": "B: test loss",
                   "val_loss": "validation loss"}
-    for column, style, color in zip(losses, ("o-", "s-", "^-"), ("tab:red", "tab:blue", "tab:green"),
+    for column, style, color in zip(losses, styles, ("tab:red", "tab:blue", "tab:green"),
                                     strict=False):
         top.plot(epochs, [r[column] for r in rows], style, color=color, label=loss_names[column])
     top.set_ylabel(loss_label)
@@ -60,7 +66,7 @@ def curves_figure(rows: Sequence[dict[str, Any]], title: str,
     if bottom is not None:
         acc_names = {"train_acc": "A: training accuracy", "test_acc": "B: test accuracy",
                      "val_acc": "validation accuracy"}
-        for column, style in zip(accuracies, ("o-", "s-", "^-"), strict=False):
+        for column, style in zip(accuracies, styles, strict=False):
             bottom.plot(epochs, [100 * r[column] for r in rows], style, label=acc_names[column])
         bottom.set_ylabel("accuracy (%)")
         bottom.legend()

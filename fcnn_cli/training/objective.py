@@ -3,6 +3,7 @@ else on the training set, never on the test set."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fcnn_cli.config.schema import OBJECTIVES
@@ -20,14 +21,24 @@ def resolve_objective(name: str, task: Any) -> str:
     return name
 
 
-def objective(metrics: dict[str, Any]) -> float:
-    """What a sweeper maximises: the run's `objective` on the validation set if there is one,
-    else on the training set; never on the test set, which must stay unseen by model selection.
-    A loss counts negated; a run that did not complete counts as the worst."""
+def objective_metric(metrics: dict[str, Any]) -> tuple[str, float | None]:
+    """The metric the run's `objective` is measured on, and its value as a sweeper sees it: on
+    the validation set if there is one, else on the training set (the metric named says which);
+    never on the test set, which must stay unseen by model selection. A loss counts negated.
+    The value is None for a run that did not complete."""
     key, fallback, sign = OBJECTIVES[metrics.get("objective", "val_acc")]
-    value = metrics.get(key)
+    name = key if metrics.get(key) is not None else fallback
+    value = metrics.get(name)
+    if metrics["status"] != "completed" or value is None or not math.isfinite(value):
+        return name, None
+    return name, sign * float(value)
+
+
+def objective(metrics: dict[str, Any]) -> float:
+    """What a sweeper maximises (objective_metric's value); a run that did not complete counts
+    as the worst."""
+    _, value = objective_metric(metrics)
     if value is None:
-        value = metrics.get(fallback)
-    if metrics["status"] != "completed" or value is None:
+        sign = OBJECTIVES[metrics.get("objective", "val_acc")][2]
         return 0.0 if sign > 0 else float("-inf")
-    return sign * float(value)
+    return value
