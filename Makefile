@@ -28,6 +28,7 @@ data: $(STAMP) ## fetch and verify MNIST into the data cache (also done on first
 
 run: $(STAMP) ## fetch MNIST if absent and train the default model (~98% in under a minute)
 	$(FCNN) train
+	@echo "to put fcnn on your PATH: source $(BIN)/activate   (or type $(FCNN) instead of fcnn)"
 
 # Two workers (pytest-xdist), a test file per worker at a time: most tests wait on subprocesses.
 PYTEST_WORKERS ?= 2
@@ -175,3 +176,10 @@ seeds: $(STAMP) ## Examples 5.1-5.4 over SEEDS each, then one report of mean ± 
 	$(call seed_sweep,ex5_3)
 	$(call seed_sweep,ex5_4)
 	$(FCNN) report $(SEEDS_DIR) --group-by seed
+
+# --- the manual: docs/ as a site (mkdocs-material) ----------------------------------------------
+.PHONY: docs
+docs: $(STAMP) ## regenerate docs/reference/config.md from the settings schema and build the site with mkdocs-material (offline, strict) into site/
+	$(BIN)/python -m fcnn_cli.config.reference --write docs/reference/config.md
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/mkdocs build --strict --site-dir site
