@@ -218,13 +218,32 @@ def hydra_line(line: str) -> str:
 
 
 def answer(line: str, shell: str) -> None:
-    """Print the candidates for `line`: ours one a line, or a Hydra app's from Hydra's plugin."""
+    """Print the candidates for `line`: ours one a line, or a Hydra app's from Hydra's plugin
+    (through completion_cache, which spares most <TAB>s Hydra's start-up)."""
+    from fcnn_cli.commands import completion_cache
+
     candidates = query(line)
     if candidates is not None:
         print("\n".join(candidates))
         return
-    os.environ["COMP_LINE"] = hydra_line(line)
-    commands.run(line.split()[1], ["--shell-completion", f"query={shell}"])
+    app = line.split()[1]
+    full = hydra_line(line)
+    word = "" if full[-1:].isspace() else full.split()[-1]
+    found = completion_cache.candidates(app, shell, full[:len(full) - len(word)], word,
+                                        lambda hydra: _ask_hydra(app, hydra, shell))
+    # Hydra's plugins answer one a line for fish, space-separated for bash and zsh.
+    print(("\n" if shell == "fish" else " ").join(found))
+
+
+def _ask_hydra(app: str, line: str, shell: str) -> list[str]:
+    """Hydra's completion plugin's candidates for the Hydra line `line` of app `app`."""
+    import io
+
+    os.environ["COMP_LINE"] = line
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        commands.run(app, ["--shell-completion", f"query={shell}"])
+    return out.getvalue().split()
 
 
 def _shell_completion_request(args: Sequence[str]) -> tuple[str, str] | None:
