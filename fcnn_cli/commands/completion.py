@@ -59,6 +59,8 @@ _fcnn_complete() {
     fi
 }
 complete -o nospace -o default -F _fcnn_complete fcnn
+# Fill the answer cache in the background, so that the first <TAB>s are quick too.
+command -v fcnn >/dev/null && (fcnn completion --warm bash >/dev/null 2>&1 &)
 """
 
 ZSH_SCRIPT = r"""# fcnn tab completion for zsh:  source <(fcnn completion zsh)  (after compinit)
@@ -77,6 +79,8 @@ _fcnn() {
     return 0
 }
 compdef _fcnn fcnn
+# Fill the answer cache in the background, so that the first <TAB>s are quick too.
+(( $+commands[fcnn] )) && (fcnn completion --warm zsh >/dev/null 2>&1 &)
 """
 
 FISH_SCRIPT = r"""# fcnn tab completion for fish:  fcnn completion fish | source
@@ -235,6 +239,20 @@ def answer(line: str, shell: str) -> None:
     print(("\n" if shell == "fish" else " ").join(found))
 
 
+def warm(shell: str) -> None:
+    """Ask Hydra, in this one process, what a first <TAB> on each app most often needs: the
+    top-level words, +/~ and every group's options and nested keys; a warm cache asks nothing."""
+    from fcnn_cli.commands import completion_cache
+
+    for app in hydra_apps():
+        def ask(line: str, app: str = app) -> list[str]:
+            return _ask_hydra(app, line, shell)
+
+        first = completion_cache.candidates(app, shell, "fcnn ", "", ask)
+        for stem in ["+", "~", *(c for c in first if c.endswith((".", "=")))]:
+            completion_cache.candidates(app, shell, "fcnn ", stem, ask)
+
+
 def _ask_hydra(app: str, line: str, shell: str) -> list[str]:
     """Hydra's completion plugin's candidates for the Hydra line `line` of app `app`."""
     import io
@@ -288,12 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("shell", nargs="?", choices=SHELLS, help="bash, zsh or fish")
     parser.add_argument("--query", choices=SHELLS, help=argparse.SUPPRESS)
+    parser.add_argument("--warm", choices=SHELLS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str]) -> int:
     """`fcnn completion SHELL`; `fcnn completion --query SHELL` answers one <TAB>."""
     args = build_parser().parse_args(argv)
+    if args.warm:
+        warm(args.warm)
+        return 0
     if args.query:
         # A line Hydra cannot parse completes to nothing (its message goes to stderr, which
         # the scripts discard).

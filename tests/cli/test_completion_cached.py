@@ -28,3 +28,19 @@ def test_the_second_tab_is_answered_from_the_cache(tmp_path):
     assert _query("fcnn train optimizer.mo", tmp_path) == ["optimizer.momentum=", "optimizer.mocked="]
     assert _query("fcnn train optimizer.ne", tmp_path) == ["optimizer.nesterov="]
     assert _query("fcnn bench backe", tmp_path) == ["backend=", "backends="]  # its own app
+
+
+def test_warm_fills_what_first_tabs_need(tmp_path):
+    result = run_fcnn("completion", "--warm", "bash", env={"FCNN_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    keys = {tuple(k.split("\0")) for k in
+            json.loads((tmp_path / "completion-cache.json").read_text())["answers"]}
+    for app in ("train", "bench"):
+        assert {(app, "bash", "fcnn ", stem) for stem in ("", "+", "~", "backend=", "optimizer.")} <= keys
+    assert ("train", "bash", "fcnn ", "probe.") in keys and ("bench", "bash", "fcnn ", "probe.") not in keys
+
+
+def test_the_scripts_warm_the_cache_in_the_background():
+    for shell in ("bash", "zsh"):
+        script = run_fcnn("completion", shell).stdout
+        assert f"(fcnn completion --warm {shell} >/dev/null 2>&1 &)" in script
