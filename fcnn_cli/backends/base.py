@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,10 +16,18 @@ if TYPE_CHECKING:
     from fcnn_cli.core.optim import OptState
     from fcnn_cli.data.dataset import Dataset
 
+#: A backend that trains batch by batch in Python calls its `batch_hook` every this many batches.
+BATCH_HOOK_EVERY = 8
+
+
 class Backend(ABC):
     """One model on one compute engine. The loop owns epochs, learning rate and batch order."""
 
     name: str = "base"
+    #: Set by the loop while it shows progress within an epoch (None otherwise): a backend that
+    #: trains batch by batch in Python calls it in `train_epoch` with the samples of the epoch
+    #: done so far, every BATCH_HOOK_EVERY batches; one whose epoch is one compiled call never.
+    batch_hook: Callable[[int], None] | None = None
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         self.settings = settings

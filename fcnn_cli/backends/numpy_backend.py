@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fcnn_cli.backends import fpenv, numpy_optim
-from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_like
 from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
 from fcnn_cli.core import optim
 
@@ -94,9 +94,12 @@ class NumpyBackend(Backend):
         # A diverging run overflows; the loop detects that from the loss and stops cleanly.
         # Subnormals are flushed to zero, as XLA does on the CPU (fpenv: Adam's decaying moments
         # would otherwise sink into the CPU's slow path).
+        hook, n = self.batch_hook, order.shape[0]
         with np.errstate(over="ignore", invalid="ignore"), fpenv.flush_subnormals():
-            for start in range(0, order.shape[0], batch):
+            for i, start in enumerate(range(0, n, batch), 1):
                 self._step(order[start : start + batch], lr)
+                if hook is not None and i % BATCH_HOOK_EVERY == 0:
+                    hook(min(start + batch, n))
 
     def _chunks(self, x: np.ndarray):
         with np.errstate(over="ignore", invalid="ignore"):

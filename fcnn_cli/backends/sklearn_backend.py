@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_like
 from fcnn_cli.core import model, optim
 
 if TYPE_CHECKING:
@@ -100,6 +100,12 @@ class Estimator(ABC):
 
     def __init__(self, backend: SklearnBackend) -> None:
         self.settings, self.data, self.task = backend.settings, backend.data, backend.task
+        self._backend = backend
+
+    @property
+    def batch_hook(self) -> Callable[[int], None] | None:
+        """The backend's (the loop's) per-batch hook, None when no progress is shown."""
+        return self._backend.batch_hook
 
     @abstractmethod
     def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
@@ -136,7 +142,27 @@ class MLPEstimator(Estimator):
             mlp._optimizer.learning_rate = lr
         else:
             mlp.set_params(learning_rate_init=lr)  # first epoch: the optimizer is built from it
-        self._partial_fit(x, y)
+        if self.batch_hook is None:
+            self._partial_fit(x, y)
+            return
+        # Progress within the epoch: scikit-learn has no per-batch callback, so its one
+        # per-batch method is wrapped, on this instance and for this epoch only (it computes
+        # the same; the update follows it).
+        backprop, hook, done, batches = mlp._backprop, self.batch_hook, 0, 0
+
+        def counted(x_batch: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+            nonlocal done, batches
+            out = backprop(x_batch, *args, **kwargs)
+            done, batches = done + x_batch.shape[0], batches + 1
+            if batches % BATCH_HOOK_EVERY == 0:
+                hook(done)
+            return out
+
+        mlp._backprop = counted
+        try:
+            self._partial_fit(x, y)
+        finally:
+            del mlp._backprop
 
     @abstractmethod
     def _partial_fit(self, x: np.ndarray, y: np.ndarray) -> None: ...

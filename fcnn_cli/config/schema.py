@@ -254,6 +254,10 @@ def _keys() -> Iterator[Key]:
               "without accuracy", choices=("auto", *OBJECTIVES))
     yield Key("resume", "path", None, "a run directory to go on with from its last checkpoint",
               nullable=True)
+    yield Key("checkpoint.every_s", "number", 5.0, "write checkpoint.npz after an epoch only "
+              "when the last one is this many seconds old (the first epoch's, the last epoch's and "
+              "one when a signal stops the run are always written); 0 = after every epoch",
+              low=0)
     # --- config groups: the keys their options set -------------------------------------------
     yield Key("backend.name", "choice", "jax", "the implementation: numpy (5.2), jax (5.3), "
               "jax-grad (5.4), sklearn (5.1)", choices=tuple(BACKENDS), group="backend")

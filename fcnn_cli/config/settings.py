@@ -60,3 +60,5 @@ class Settings:
     objective: str = "auto"
     #: the run directory this run resumes (fcnn_cli.hydra_app.resume), None for a new run
     resume: str | None = None
+    #: checkpoint.every_s: the least seconds between two checkpoints (0: after every epoch)
+    checkpoint_every_s: float = 5.0

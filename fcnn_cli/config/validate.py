@@ -133,7 +133,7 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         progress=value(cfg, "progress"), plot=value(cfg, "plot"),
         backend_options={k: v for k, v in dict(backend_cfg).items() if k != "name"},
         task=task, classes=classes, probe=probe, objective=objective,
-        resume=value(cfg, "resume"),
+        resume=value(cfg, "resume"), checkpoint_every_s=value(cfg, "checkpoint.every_s"),
     )
     check_memory(settings, data_shape)
     return settings

@@ -14,7 +14,7 @@ import hashlib
 import math
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -248,11 +248,15 @@ def check_val_fraction(labels: np.ndarray, fraction: float) -> None:
 
 
 def load(name: str, path: str | None = None, dtype: str = "float32", val_fraction: float = 0.0,
-         seed: int = 0, classes: Sequence[int] | None = None) -> Dataset:
+         seed: int = 0, classes: Sequence[int] | None = None,
+         status: Callable[[str], None] | None = None) -> Dataset:
     """Load a dataset by name, features scaled to [0, 1] in `dtype`, with an optional val split.
 
     `classes` keeps only those classes (before the validation split), relabelled in that order.
+    `status` is told, in a few words, what is being done (`fcnn train`'s status line).
     """
+    if status is not None:
+        status(_loading_text(name, path))
     if name == "mnist":
         raw = _mnist_arrays(path)
     elif name == "fashion":
@@ -279,6 +283,27 @@ def load(name: str, path: str | None = None, dtype: str = "float32", val_fractio
         classes=tuple(classes) if classes is not None else (),
     )
     return split_validation(data, val_fraction, seed)
+
+
+_TITLES = {"mnist": "MNIST", "fashion": "Fashion-MNIST", "digits": "the digits"}
+
+
+def _loading_text(name: str, path: str | None) -> str:
+    """What loading `name` will do: read the array cache, parse IDX files, or download MNIST."""
+    title = _TITLES.get(name, name)
+    try:
+        if name == "digits":
+            return f"loading {title}"
+        directory = paths.mnist_dir(path) if name == "mnist" else Path(
+            path or "/usr/share/datasets/fashion-mnist").expanduser()
+        files = find_idx_files(directory)
+        if files is None:
+            return f"downloading {title}" if name == "mnist" and path is None else f"loading {title}"
+        if cache_file(files).is_file():
+            return f"loading {title} from the cache"
+        return f"reading the {title} IDX files in {directory} (once; then from the cache)"
+    except OSError:
+        return f"loading {title}"
 
 
 def split_validation(data: Dataset, val_fraction: float, seed: int) -> Dataset:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from pathlib import Path
@@ -12,28 +11,36 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from fcnn_cli.runs.layout import RunDir
+    from fcnn_cli.training.progress import Display
 
 
 def train(cfg: Any, run_dir: Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """Validate `cfg`, train, score and write the run's files to `run_dir`; return its metrics.
 
-    After every epoch the run's checkpoint is written. With `resume` set, `run_dir` is the run
-    to go on with: its own config is used, with what `overrides` (the command line's) may change
-    (fcnn_cli.hydra_app.resume), and training continues from its checkpoint. A signal caught by
-    fcnn_cli.training.interrupt ends training after the current epoch: the run is saved as interrupted.
+    The run's checkpoint is written after an epoch when the last is `checkpoint.every_s` old,
+    and after the first and the last (fcnn_cli.training.checkpoint.Checkpointer). With `resume`
+    set, `run_dir` is the run to go on with: its own config is used, with what `overrides` (the
+    command line's) may change (fcnn_cli.hydra_app.resume), and training continues from its
+    checkpoint. A signal caught by fcnn_cli.training.interrupt ends training after the current
+    epoch: the run is saved as interrupted, its last epoch checkpointed.
     """
     from fcnn_cli.errors import UsageError
     from fcnn_cli.runs import layout
+    from fcnn_cli.training.progress import Display
 
     out = layout.RunDir(run_dir)
     with out.hold() as held:
         if not held:
             raise UsageError("resume", f"{run_dir} is being trained by another fcnn train right "
                                        "now; resume it once that has ended")
-        return _train(cfg, out, overrides)
+        display = Display()  # the status line, on once the settings say progress=true
+        try:
+            return _train(cfg, out, overrides, display)
+        finally:
+            display.clear()
 
 
-def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
+def _train(cfg: Any, out: RunDir, overrides: Sequence[str], display: Display) -> dict[str, Any]:
     import contextlib
 
     from fcnn_cli.config import validate
@@ -44,7 +51,7 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
     from fcnn_cli.runs import curves, figures, model_file, record
     from fcnn_cli.training import checkpoint, interrupt, probe
     from fcnn_cli.training.fit import fit, saved_model
-    from fcnn_cli.training.objective import objective, resolve_objective
+    from fcnn_cli.training.objective import objective_metric, resolve_objective
 
     run_dir = out.path
     guard = interrupt.current()
@@ -54,27 +61,31 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
         if cfg.get("resume") is not None:
             cfg = resume.run_config(cfg, out, list(overrides))
         s = validate.from_train_config(cfg)  # before any work: bad input costs nothing
+        display.enabled = s.progress
         if s.resume is not None:
             saved = resume.load_checkpoint(out, s)
-        data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes)
+        data = datasets.load(s.dataset, s.dataset_path, s.dtype, s.val_fraction, s.seed, s.classes,
+                             status=display.status)
         task = tasks.create(s, data)  # the checks that need the data, still before any training
         objective_name = resolve_objective(s.objective, task)
         probe_layer = probe.check(s.probe, task, data) if s.probe else None
         identity = checkpoint.run_record(s, data)
         if saved is not None:
             resume.check_matches(saved, identity, run_dir)
+            display.note(resume.resuming_line(run_dir, saved.epoch, s.max_epochs))
         tracker = tracking.start(cfg, run_dir)  # None unless logger=mlflow
-    checkpointer = checkpoint.Checkpointer(out.checkpoint, identity)
+    checkpointer = checkpoint.Checkpointer(out.checkpoint, identity, every_s=s.checkpoint_every_s)
     extend = resume.MaxEpochs(out, s.max_epochs) if saved is not None else None
     callbacks = [c for c in (extend, tracker, checkpointer) if c is not None]
     try:
         backend, history = fit(s, data, callbacks, resume=saved,
-                               stop=guard.requested if guard is not None else None)
+                               stop=guard.requested if guard is not None else None, display=display)
     except checkpoint.CheckpointError as err:
         raise UsageError("resume", f"{err}; it cannot be resumed") from None
     if not history.records:  # stopped before a first epoch ended: nothing to keep
         raise interrupt.Interrupted(interrupt.received() or signal.SIGINT)
 
+    display.status("scoring the test set and writing the run's files")
     backend.predict(data.x_test)  # warm-up: JIT backends compile here, not in the timing
     start = time.perf_counter()
     backend.predict(data.x_test)
@@ -129,8 +140,9 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str]) -> dict[str, Any]:
         metrics.update(probe_metrics)
         curves.write_curves(out.probe_curves, probe_history.rows())
     metrics["objective"] = objective_name
-    value = objective(metrics)
-    metrics["objective_value"] = value if math.isfinite(value) else None
+    # What the objective was measured on (val_acc, or train_acc without a validation set), and
+    # its value; null for a run that did not complete (a sweeper counts it as the worst).
+    metrics["objective_metric"], metrics["objective_value"] = objective_metric(metrics)
     # metrics.json last: its presence marks a finished run for `fcnn report`.
     out.write_metrics(metrics)
     if tracker is not None:

@@ -3,9 +3,9 @@
 A resumed run trains in its own directory, with its own saved config (`.hydra/config.yaml`),
 from its checkpoint (fcnn_cli.training.checkpoint). The command line may add only what does not change
 the model being trained: `max_epochs` (to train longer, also a run that completed), `progress`,
-`plot` and the `logger` group and its keys. Any other override must agree with the run's config
-(repeating a value is harmless); one that does not is refused in one line, exit status 2, with
-nothing in the directory touched. So are: a directory that is not a run, a run without a
+`plot`, the `logger` group and its keys, and `checkpoint.every_s`. Any other override must agree
+with the run's config (repeating a value is harmless); one that does not is refused in one line,
+exit status 2, with nothing in the directory touched. So are: a directory that is not a run, a run without a
 checkpoint or with a damaged one, a run that diverged, one that completed (unless max_epochs
 grows), a max_epochs below the epochs done, and a run that another `fcnn train` is still
 training.
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: What a resumed run may change: top-level keys, and groups whose keys may change too.
 ALLOWED = ("max_epochs", "progress", "plot", "logger")
+#: Also allowed, though the refusal does not name them: how often checkpoints are written.
+ALSO_ALLOWED = ("checkpoint",)
 
 
 def run_directory(value: Any) -> Path:
@@ -63,7 +65,7 @@ def run_config(cfg: Any, run: layout.RunDir, overrides: list[str]) -> Any:
         text = override.input_line or key
         if key == "resume":
             continue
-        if key.split(".")[0] in ALLOWED:
+        if key.split(".")[0] in ALLOWED + ALSO_ALLOWED:
             with open_dict(saved):
                 OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False)
             continue
@@ -127,6 +129,13 @@ def load_checkpoint(run: layout.RunDir, s: Settings) -> Checkpoint:
         raise UsageError("resume", f"max_epochs={s.max_epochs} is fewer than the {done} epochs "
                                    f"{where} has done")
     return checkpoint
+
+
+def resuming_line(where: Path, done: int, max_epochs: int) -> str:
+    """What a resumed run says first: 'resuming DIR at epoch 101 of 650'."""
+    if done >= max_epochs:  # killed after its last checkpoint, before its results were written
+        return f"resuming {where}: its {done} epochs are done; writing its results"
+    return f"resuming {where} at epoch {done + 1} of {max_epochs}"
 
 
 def check_matches(checkpoint: Checkpoint, run: dict[str, Any], where: Path) -> None:

@@ -1,5 +1,6 @@
-"""Checkpoints: after every epoch a run directory's checkpoint.npz holds all a run needs to go on
-exactly where it stopped (`fcnn train resume=RUN_DIR`).
+"""Checkpoints: a run directory's checkpoint.npz holds all a run needs to go on exactly where it
+stopped (`fcnn train resume=RUN_DIR`): written after an epoch when the last is `checkpoint.every_s`
+seconds old, and always after the first and the last epoch (`Checkpointer`).
 
 One flat npz record of plain arrays, written atomically (no pickles: `numpy.load(path,
 allow_pickle=False)` reads it):
@@ -24,6 +25,7 @@ import json
 import math
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,22 +207,52 @@ def restore(checkpoint: Checkpoint, backend: Backend, settings: Settings) -> loo
 
 
 class Checkpointer:
-    """The loop's callback that writes the checkpoint after every epoch; `seconds` is the time
-    spent writing them (outside the timed epochs)."""
+    """The loop's callback that keeps the run's checkpoint; `seconds` is the time spent writing
+    them (outside the timed epochs).
 
-    def __init__(self, path: Path, run: dict[str, Any]) -> None:
+    A checkpoint costs a write and an fsync of every parameter (milliseconds to tens of
+    milliseconds), which on a small net is more than an epoch. So one is written after an epoch
+    only when the last is at least `every_s` seconds old (by `clock`; 0: after every epoch), and
+    always: after a new run's first epoch (it is resumable from then on), and when
+    the loop ends (`on_train_end`: the last epoch, completed or stopped by a signal between two
+    epochs). What a kill -9 or a crash can lose is at most `every_s` seconds of training; the
+    checkpoint itself is the same whenever it is written, so a resumed run is the same bits.
+    """
+
+    def __init__(self, path: Path, run: dict[str, Any], every_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.run = run
+        self.every_s = every_s
         self.seconds = 0.0
+        #: the epochs whose checkpoint was written, in order (the last is what the file holds)
+        self.written: list[int] = []
+        self._clock = clock
+        self._last: float | None = None  # when the last checkpoint was written (None: none yet)
         self._backend: Backend | None = None
         self._state: loop.LoopState | None = None
 
     def on_train_start(self, backend: Backend, state: loop.LoopState) -> None:
         self._backend, self._state = backend, state
+        # A resumed run has its checkpoint already: the next is due every_s from now.
+        self._last = self._clock() if state.epoch > 0 else None
 
     def on_epoch_end(self, record: loop.EpochRecord) -> None:
+        if self._last is None or self._clock() - self._last >= self.every_s:
+            self._write()
+
+    def on_train_end(self, history: loop.History) -> None:
+        """The loop has ended (completed, diverged, or stopped between two epochs): the file
+        holds its last epoch."""
+        if self._state is not None and self._state.epoch > 0 and (
+                not self.written or self.written[-1] != self._state.epoch):
+            self._write()
+
+    def _write(self) -> None:
         if self._backend is None or self._state is None:
             raise RuntimeError("Checkpointer.on_epoch_end before on_train_start")
         start = time.perf_counter()
         save(self.path, self._backend, self._state, self.run)
         self.seconds += time.perf_counter() - start
+        self.written.append(self._state.epoch)
+        self._last = self._clock()

@@ -13,21 +13,30 @@ if TYPE_CHECKING:
     from fcnn_cli.runs.model_file import SavedModel
     from fcnn_cli.training.checkpoint import Checkpoint
     from fcnn_cli.training.loop import EpochCallback, History
+    from fcnn_cli.training.progress import Display
 
 
 def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
         resume: Checkpoint | None = None, stop: Callable[[], bool] | None = None,
-        ) -> tuple[Backend, History]:
+        display: Display | None = None) -> tuple[Backend, History]:
     """Train on `data` with the checked settings `s`: the backend `s` names, through the shared
     loop, which shows each epoch to `callbacks`. The one training path of `fcnn train` and
     `FCNNClassifier.fit`. `resume`: a checkpoint to go on from (CheckpointError when it does
-    not fit the model); `stop`: asked before every epoch, true ends training there."""
+    not fit the model); `stop`: asked before every epoch, true ends training there; `display`:
+    the status line and progress bar (fcnn_cli.training.progress), by default per `s.progress`."""
     from fcnn_cli import backends
     from fcnn_cli.training import checkpoint, loop
+    from fcnn_cli.training.lr_floor import LrFloor
+    from fcnn_cli.training.progress import Display
 
+    display = Display(s.progress) if display is None else display
+    # The JAX backends compile their epoch while they are built (seconds).
+    display.status(f"compiling the epoch ({s.backend})" if s.backend.startswith("jax")
+                   else f"setting up the {s.backend} backend")
     backend = backends.create(s, data)
     state = checkpoint.restore(resume, backend, s) if resume is not None else None
-    return backend, loop.run(backend, s, callbacks, state=state, stop=stop)
+    callbacks = [*callbacks, LrFloor(s)]  # a warning when annealing has stopped training
+    return backend, loop.run(backend, s, callbacks, state=state, stop=stop, display=display)
 
 
 def saved_model(s: Settings, data: Dataset, task: str, params: Any,

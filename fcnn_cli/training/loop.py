@@ -20,6 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from fcnn_cli.backends.base import Backend
     from fcnn_cli.config.settings import Settings
+    from fcnn_cli.training.progress import Display, EpochBar
 
 
 @dataclass
@@ -55,7 +56,8 @@ class EpochCallback(Protocol):
 
     A callback may also define `on_train_start(backend, state)`: called once before the first
     epoch this process trains, with the backend and the loop's `LoopState` (which holds the
-    epochs done before, when a run is resumed).
+    epochs done before, when a run is resumed), and `on_train_end(history)`: called once the
+    loop has ended (completed, diverged or stopped between two epochs), not after an exception.
     """
 
     def on_epoch_end(self, record: EpochRecord) -> None:
@@ -89,17 +91,6 @@ def start(settings: Settings) -> LoopState:
     return LoopState(History(), settings.lr, batch_rng(settings.seed))
 
 
-def _progress(settings: Settings):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-        console=Console(stderr=True), disable=not settings.progress, transient=False,
-    )
-
-
 # How the progress bar names each curve column.
 _STAT_NAMES = {"train_loss": "loss", "train_acc": "train", "test_acc": "test", "val_acc": "val",
                "test_loss": "test loss", "val_loss": "val loss"}
@@ -117,14 +108,20 @@ def _stats(record: EpochRecord, columns: tuple[str, ...]) -> str:
 
 
 def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback] = (),
-        state: LoopState | None = None, stop: Callable[[], bool] | None = None) -> History:
+        state: LoopState | None = None, stop: Callable[[], bool] | None = None,
+        display: Display | None = None) -> History:
     """Train `backend` up to epoch `settings.max_epochs` and return the curves.
 
     `state`: where to go on from (a resumed run's, with the backend's weights and optimizer
     state already restored); by default the start. Each of `callbacks` sees every epoch's record
-    as soon as it is appended. `stop` is asked before every epoch: when it answers true (a signal
-    arrived, see fcnn_cli.training.interrupt) the loop ends there with status "interrupted".
+    as soon as it is appended, and (`on_train_end`, where it has one) the history once the loop
+    ends, however it ends but by an exception. `stop` is asked before every epoch: when it
+    answers true (a signal arrived, see fcnn_cli.training.interrupt) the loop ends there with
+    status "interrupted". `display`: where the progress bar goes (fcnn_cli.training.progress);
+    by default stderr, when `settings.progress`.
     """
+    from fcnn_cli.training.progress import Display, EpochBar
+
     state = start(settings) if state is None else state
     history = state.history
     history.status = "completed"
@@ -132,34 +129,53 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
     for callback in callbacks:
         if hasattr(callback, "on_train_start"):
             callback.on_train_start(backend, state)
-    with _progress(settings) as progress:
-        task = progress.add_task(f"{settings.backend} epochs", total=settings.max_epochs,
-                                 completed=state.epoch,
-                                 stats=_stats(history.last, backend.task.curve_columns)
-                                 if history.records else "")
-        for epoch in range(state.epoch + 1, settings.max_epochs + 1):
-            if stop is not None and stop():
-                history.status = "interrupted"
-                break
-            order = state.rng.permutation(backend.data.n_train)
-            lr = state.lr
-            start_time = time.perf_counter()
-            backend.train_epoch(order, lr)
-            train_loss, train_acc = backend.evaluate("train")  # curves C and A
-            history.fit_seconds += time.perf_counter() - start_time
-            # curve B; data given as arrays (FCNNClassifier.fit) has no test split
-            test_loss, test_acc = backend.evaluate("test") if has_test else (None, None)
-            val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
-            record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
-                                 history.fit_seconds, test_loss, val_loss)
-            history.records.append(record)
-            diverged = not math.isfinite(train_loss)
-            if not diverged:
-                state.lr = lr * settings.annealing
-            for callback in callbacks:
-                callback.on_epoch_end(record)
-            progress.update(task, advance=1, stats=_stats(record, backend.task.curve_columns))
-            if diverged:
-                history.status = "diverged"
-                break
+    display = Display(settings.progress) if display is None else display
+    columns = backend.task.curve_columns
+    bar = EpochBar(display, f"{settings.backend} epochs", settings.max_epochs, state.epoch,
+                   backend.data.n_train, settings.batch_size,
+                   stats=_stats(history.last, columns) if history.records else "",
+                   before=history.last.seconds if history.records else 0.0)
+    with bar:
+        backend.batch_hook = bar.batch_hook
+        try:
+            _epochs(backend, settings, callbacks, state, stop, bar, has_val, has_test)
+        finally:
+            backend.batch_hook = None
+    for callback in callbacks:
+        if hasattr(callback, "on_train_end"):
+            callback.on_train_end(history)
     return history
+
+
+def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback],
+            state: LoopState, stop: Callable[[], bool] | None, bar: EpochBar, has_val: bool,
+            has_test: bool) -> None:
+    history = state.history
+    for epoch in range(state.epoch + 1, settings.max_epochs + 1):
+        if stop is not None and stop():
+            history.status = "interrupted"
+            break
+        order = state.rng.permutation(backend.data.n_train)
+        lr = state.lr
+        bar.epoch_started()
+        start_time = time.perf_counter()
+        backend.train_epoch(order, lr)
+        train_loss, train_acc = backend.evaluate("train")  # curves C and A
+        seconds = time.perf_counter() - start_time  # a JAX epoch has ended once it is scored
+        history.fit_seconds += seconds
+        bar.epoch_trained(seconds)
+        # curve B; data given as arrays (FCNNClassifier.fit) has no test split
+        test_loss, test_acc = backend.evaluate("test") if has_test else (None, None)
+        val_loss, val_acc = backend.evaluate("val") if has_val else (None, None)
+        record = EpochRecord(epoch, lr, train_loss, train_acc, test_acc, val_acc,
+                             history.fit_seconds, test_loss, val_loss)
+        history.records.append(record)
+        diverged = not math.isfinite(train_loss)
+        if not diverged:
+            state.lr = lr * settings.annealing
+        for callback in callbacks:
+            callback.on_epoch_end(record)
+        bar.epoch_ended(_stats(record, backend.task.curve_columns))
+        if diverged:
+            history.status = "diverged"
+            break

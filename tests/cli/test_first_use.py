@@ -68,3 +68,12 @@ def test_data_errors_are_one_line(fcnn_here, args, fragment):
     assert result.returncode == 2, result.stdout
     assert result.stderr.startswith("fcnn: error: ") and len(result.stderr.splitlines()) == 1
     assert fragment in result.stderr
+
+
+def test_a_rate_annealed_to_nothing_is_one_warning_line(tmp_path):
+    result = run_fcnn("train", *NUMPY_FAST, "max_epochs=140", "annealing=0.9", "plot=false",
+                      f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "learning rate" in line]
+    assert len(warned) == 1 and "after epoch 132 of 140" in warned[0], result.stderr
+    assert warned[0].startswith("warning: LearningRateWarning: ")
