@@ -23,6 +23,14 @@ def headline(metrics: dict[str, Any], run_dir: Path) -> str:
     return f"{text}{state}; run directory {run_dir}"
 
 
+def next_step(run_dir: Path) -> str:
+    """The line after the headline of a single run: how to look at what it made."""
+    import shlex
+
+    where = shlex.quote(str(run_dir))
+    return f"next: fcnn evaluate {where}   (or fcnn report {where})"
+
+
 @guarded_task
 def hydra_task(cfg: Any) -> float:
     """The Hydra task behind `fcnn train` (run and multirun).
@@ -50,6 +58,8 @@ def hydra_task(cfg: Any) -> float:
     signum = interrupt.received()
     if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:
         print(headline(metrics, run_dir), flush=True)
+        if hydra_cfg.mode != RunMode.MULTIRUN:  # a sweep's summary names `fcnn report` instead
+            print(next_step(run_dir), flush=True)
         return objective(metrics)
     if metrics["status"] != "interrupted":  # the signal came during the last epoch
         print(headline(metrics, run_dir), flush=True)

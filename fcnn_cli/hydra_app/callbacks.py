@@ -14,6 +14,7 @@ leave nothing behind, failed sweep jobs recorded in their directories, and a swe
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -190,8 +191,7 @@ def summarize_sweep(sweep_dir: Path) -> tuple[int, int]:
               f"{interrupt.resume_command(job.path)}", file=sys.stderr, flush=True)
     for job in failed:
         print(f"  failed {name(job)}: {job.failure() or job.status()}", file=sys.stderr, flush=True)
-    if failed:
-        print(f"  see `fcnn report {sweep_dir}`", file=sys.stderr, flush=True)
+    print(f"next: fcnn report {shlex.quote(str(sweep_dir))}", flush=True)
     return len(failed), len(stopped)
 
 

@@ -40,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--group-by", metavar="KEY",
                         help="fold runs that differ only in config KEY (e.g. seed) into one row: "
                              "accuracies as mean ± standard deviation over the completed runs")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--wide", action="store_true",
+                       help="every column, whatever the terminal's width (for a file or a pager); "
+                            "by default the table keeps to the terminal's width ($COLUMNS or 80 "
+                            "when piped): shared settings go to the title, columns that do not "
+                            "fit are left out and named")
+    shown.add_argument("--columns", metavar="KEY,...",
+                       help="exactly these columns, in this order (names as for --sort)")
     return parser
 
 
@@ -51,8 +59,22 @@ def grouped_columns(key: str) -> tuple[tuple[str, str], ...]:
     return (*columns, ("n", "n"), ("status", "status"))
 
 
+def picked_columns(text: str, columns: tuple[tuple[str, str], ...]) -> list[str]:
+    """--columns a,b,c as keys of `columns`; an unknown name ends the command in one line."""
+    keys = [key for key, _ in columns]
+    picked = [name.strip() for name in text.split(",") if name.strip()]
+    if not picked:
+        fail(f"report: --columns: no column named; choose from {', '.join(keys)}")
+    for name in picked:
+        if name not in keys:
+            fail(f"report: --columns: unknown column {name!r}; {did_you_mean(name, keys)}"
+                 f"choose from {', '.join(keys)}")
+    return picked
+
+
 def main(argv: list[str]) -> int:
-    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]`."""
+    """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]
+    [--wide | --columns KEY,...]`."""
     args = build_parser().parse_args(argv)
     directories: list[Path] = args.dirs or [Path("outputs")]
     for directory in directories:
@@ -61,6 +83,8 @@ def main(argv: list[str]) -> int:
     if args.sort not in COLUMN_KEYS:
         fail(f"report: --sort: unknown column {args.sort!r}; {did_you_mean(args.sort, COLUMN_KEYS)}"
              f"choose one of {', '.join(COLUMN_KEYS)}")
+    columns = grouped_columns(args.group_by) if args.group_by else COLUMNS
+    picked = None if args.columns is None else picked_columns(args.columns, columns)
     runs, studies = collect_runs(directories)
     if not runs:
         fail(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
@@ -68,16 +92,16 @@ def main(argv: list[str]) -> int:
     runs = sort_runs(runs, args.sort, args.reverse)
     title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
         str(d) for d in directories)
-    rows, columns = runs, COLUMNS
+    rows = runs
     if args.group_by:
         if all(value_of(run, args.group_by) is None for run in runs):
             fail(f"report: --group-by: no run has a config key {args.group_by!r} "
                  f"(for example seed, lr, backend.name)")
         # Members listed in run order within a row; the rows in the order asked for.
         rows = sort_runs(fold(sort_runs(runs, "run"), args.group_by), args.sort, args.reverse)
-        columns = grouped_columns(args.group_by)
         title += f", {len(rows)} row{'s' if len(rows) != 1 else ''} grouped by {args.group_by}"
-    print_table(rows, studies, title, columns)
+    pinned = tuple(k for k in (args.sort, args.group_by) if k)
+    print_table(rows, studies, title, columns, wide=args.wide, picked=picked, pinned=pinned)
 
     out: Path = args.out or directories[0]
     try:

@@ -7,30 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from fcnn_cli import atomic
+from fcnn_cli.commands.report.cells import cell
 from fcnn_cli.commands.report.collect import ACCURACIES, COLUMNS, OPTIONAL, Run, Study
+from fcnn_cli.commands.report.columns import NUMERIC, Choice, choose, every_column
 from fcnn_cli.commands.report.groups import AVERAGED, std_key
 from fcnn_cli.runs.layout import FAILED
-
-
-def cell(run: Run, key: str) -> str:
-    """The text of one table cell."""
-    value = run.row.get(key)
-    if key == "epochs":
-        total = run.row.get("max_epochs")
-        done = "-" if value is None else str(value)
-        return done if total is None else f"{done}/{total}"
-    if value is None:
-        return "-"
-    if key in ACCURACIES:
-        std = run.row.get(std_key(key))  # a --group-by row: mean ± standard deviation
-        return f"{100 * value:.2f}" + ("" if std is None else f" ± {100 * std:.2f}")
-    if key in ("lr", "annealing", "train_loss") and isinstance(value, float):
-        return f"{value:.4g}"
-    if key in ("fit_seconds", "s_per_epoch"):
-        return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
-    if key == "run" and run.best:
-        return f"{value} *"
-    return str(value)
 
 
 def _csv_value(value: Any) -> Any:
@@ -107,38 +88,73 @@ def write_markdown(path: Path, runs: list[Run], studies: list[Study], title: str
     atomic.write_text(path, "\n".join(lines) + "\n")
 
 
+def terminal_width() -> int:
+    """The width the table is laid out for: the terminal's; when the output is piped or
+    redirected, $COLUMNS if set, else 80."""
+    import os
+
+    from rich.console import Console
+
+    console = Console()
+    if console.is_terminal:
+        return console.width
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 80
+
+
 def print_table(runs: list[Run], studies: list[Study], title: str,
-                columns: tuple[tuple[str, str], ...] = COLUMNS) -> None:
+                columns: tuple[tuple[str, str], ...] = COLUMNS, *, wide: bool = False,
+                picked: list[str] | None = None, pinned: tuple[str, ...] = (),
+                width: int | None = None) -> None:
+    """The table on the terminal: the columns that fit `width` (default: terminal_width()), the
+    settings all runs share in the title and a line naming the columns left out; `wide`: every
+    column and no width limit; `picked`: exactly these columns, in this order."""
     from rich import box
     from rich.console import Console
-    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
 
     styles = {"completed": "green", "diverged": "red", "failed": "red", "unfinished": "yellow",
               "interrupted": "yellow"}
-    # The dataset column only when the runs differ in it; the title names a common one.
-    keys = [k for k in shown_columns(runs, columns)
-            if k != "dataset" or len({r.row["dataset"] for r in runs}) > 1]
-    datasets = {r.row["dataset"] for r in runs if r.row["dataset"]}
-    if "dataset" not in keys and datasets:
-        title += f" (dataset {datasets.pop()})"
-    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    width = terminal_width() if width is None else width
+    if picked is not None:
+        choice = every_column(runs, picked, columns)
+    elif wide:
+        choice = every_column(runs, shown_columns(runs, columns), columns)
+    else:
+        choice = choose(runs, width, columns, candidates=shown_columns(runs, columns),
+                        pinned=pinned)
+    if choice.shared:
+        title += ": " + ", ".join(choice.shared)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     headers = dict(columns)
-    for key in keys:
-        numeric = key in (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs",
-                          "train_loss", "epochs_to_99", "s_per_epoch")
-        table.add_column(headers[key], justify="right" if numeric else "left")
+    for key in choice.keys:
+        numeric = key in NUMERIC
+        # A header may wrap at its spaces ("train" over "%"); a number never wraps.
+        table.add_column(Text(headers[key], no_wrap=False, overflow="fold"),
+                         justify="right" if numeric else "left", width=choice.widths[key],
+                         overflow="fold")
     for run in runs:
-        status = run.row["status"].split(", ")[0].split(" ")[-1]  # a group's "5 completed"
-        cells = [cell(run, key) for key in keys]
-        cells[-1] = f"[{styles.get(status, 'red')}]{cells[-1]}[/]"
+        status = str(run.row.get("status")).split(", ")[0].split(" ")[-1]  # a group's "5 completed"
+        cells = [Text(cell(run, key), style=styles.get(status, "red") if key == "status" else "",
+                      no_wrap=key in NUMERIC, overflow="fold")
+                 for key in choice.keys]
         table.add_row(*cells, style="bold" if run.best else None)
-    console = Console()
-    if not console.is_terminal:
-        # A pipe or a log file has no width to fit: print rows whole rather than folded at 80.
-        needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-        console = Console(width=max(console.width, needed))
+    # Never narrower than the table (--wide, --columns, or pinned columns wider than the screen):
+    # a row is printed whole rather than cut; with every column asked for, the title too.
+    everything = wide or picked is not None
+    console = Console(width=max(width, choice.width, len(title) if everything else 0))
+    console.print(title, markup=False, highlight=False)
     console.print(table)
+    _notes(console, runs, studies, choice, width)
+
+
+def _notes(console: Any, runs: list[Run], studies: list[Study], choice: Choice, width: int) -> None:
+    """The lines below the table: the columns left out, the best trial's mark, the failures, what
+    a group's accuracies are, and the Optuna studies."""
+    if choice.left_out:
+        console.print(f"left out: {', '.join(choice.left_out)}; see them with --wide or "
+                      f"--columns KEY,...", style="dim", markup=False, highlight=False)
     if any(run.best for run in runs):
         console.print("* the best trial of an Optuna study", style="dim")
     failures = failure_lines(runs)
@@ -152,5 +168,3 @@ def print_table(runs: list[Run], studies: list[Study], title: str,
     for study in studies:
         for line in study_lines(study):
             console.print(line, markup=False, highlight=False)
-    for line in failure_lines(runs):
-        console.print(line, markup=False, highlight=False, style="red")
