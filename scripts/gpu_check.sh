@@ -101,7 +101,7 @@ tests() {
     # subprocess would then find none left.
     FCNN_TEST_DEVICE=$DEVICE XLA_PYTHON_CLIENT_PREALLOCATE=false \
         T "$PY" -m pytest -q -p no:cacheprovider "${PYTEST_ARGS[@]}" \
-        tests/test_jax_backends.py tests/test_agreement.py 2>&1 | tee "$OUT/pytest.txt"
+        tests/unit/test_jax_backends.py tests/unit/test_agreement.py 2>&1 | tee "$OUT/pytest.txt"
     return "${PIPESTATUS[0]}"
 }
 

@@ -1,0 +1,78 @@
+"""Bad input through the real CLI: one clear line naming the setting and what is allowed, exit
+status 2, no traceback, and nothing already written is lost. Every bad setting's message, in
+process: tests/unit/test_settings_validation.py; here, cases of each kind end to end."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, write_idx_dir
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("struct=[500,-3]", ("struct[1]", "positive integers", "-3")),
+        ("lr=0", ("lr", "> 0")),
+        ("optimizer.momentum=1", ("optimizer.momentum", "[0, 1)", "1")),
+    ],
+)
+def test_bad_setting(tmp_path, override, fragments):
+    result = run_fcnn("train", *NUMPY_FAST, override, f"hydra.run.dir={tmp_path}")
+    assert_refused(result, f"fcnn: error: {fragments[0]}", *fragments)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_bad_adam_setting(tmp_path):
+    result = run_fcnn("train", *NUMPY_FAST, "optimizer=adam", "optimizer.beta1=1",
+                      f"hydra.run.dir={tmp_path}")
+    assert_refused(result, "fcnn: error: optimizer.beta1", "[0, 1)", "1.0")
+    assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        # found once the data is loaded: after Hydra made the run directory
+        (("dataset.classes=[3,10]",), ("dataset.classes", "digits has no class 10", "0..9")),
+        (("task=logreg", "struct=[10]"), ("struct", "task=logreg", "[]")),
+    ],
+)
+def test_bad_task_settings(tmp_path, overrides, fragments):
+    result = run_fcnn("train", "backend=numpy", "dataset=digits", "progress=false", "max_epochs=1",
+                      *overrides, f"hydra.run.dir={tmp_path}")
+    assert_refused(result, f"fcnn: error: {fragments[0]}", *fragments)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("group", "choice", "listed"), [("backend", "torch", "numpy"), ("dataset", "cifar", "digits")]
+)
+def test_unknown_group_choice_lists_the_choices(group, choice, listed):
+    """Hydra's own error, in fcnn's form: one line, the group and its options, exit status 2."""
+    result = run_fcnn("train", f"{group}={choice}")
+    assert_refused(result, f"{group}: no option '{choice}'", "choose one of", listed)
+
+
+def test_unknown_command():
+    assert_refused(run_fcnn("trian"), "unknown command", "train")
+
+
+def test_corrupt_idx_file(tmp_path):
+    data_dir = tmp_path / "idx"
+    write_idx_dir(data_dir, corrupt=("magic", "train-images-idx3-ubyte"))
+    result = run_fcnn("train", "dataset=mnist", f"dataset.path={data_dir}", "progress=false",
+                      f"hydra.run.dir={tmp_path / 'r'}", env={"FCNN_DATA_DIR": str(tmp_path / "cache")})
+    assert_refused(result, "dataset.path", "corrupt IDX file", "train-images-idx3-ubyte",
+                   "magic number 2052, expected 2051")
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path):
+    first = run_fcnn("train", *NUMPY_FAST, f"hydra.run.dir={tmp_path}")
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    second = run_fcnn("train", *NUMPY_FAST, "seed=9", f"hydra.run.dir={tmp_path}")
+    assert_refused(second, "hydra.run.dir", "already holds a finished run")
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+    assert read_metrics(tmp_path)["seed"] == 1

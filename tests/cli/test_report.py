@@ -1,0 +1,54 @@
+"""`fcnn report` as the installed command: on a real run given directly, on a real seed sweep
+folded by --group-by seed, and its exit status and one line for a directory without runs. The
+table's logic in process: tests/unit/test_report_render.py and tests/unit/test_report_groups.py."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DIGITS_FAST, NUMPY_FAST, read_metrics, run_fcnn
+
+
+def _csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _rows(directory: Path) -> list[dict[str, str]]:
+    return _csv(directory / "report.csv")
+
+
+def test_a_real_run_and_a_run_given_directly(tmp_path):
+    run_dir = tmp_path / "single"
+    assert run_fcnn("train", *DIGITS_FAST, f"hydra.run.dir={run_dir}").returncode == 0
+    proc = run_fcnn("report", str(run_dir), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = _csv(tmp_path / "r" / "report.csv")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert row["run"] == "single" and row["struct"] == "[32]" and row["epochs"] == "3"
+    assert float(row["test_acc"]) == pytest.approx(metrics["test_acc"])
+    assert float(row["fit_seconds"]) == pytest.approx(metrics["fit_seconds"])
+
+
+def test_empty_directory_is_an_error(tmp_path):
+    proc = run_fcnn("report", str(tmp_path))
+    assert proc.returncode == 2
+    assert "no run directories" in proc.stderr
+
+
+def test_real_seed_sweep_folds_into_one_row(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_fcnn("train", "-m", *NUMPY_FAST, "seed=1,2,3", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr
+    tests = [read_metrics(sweep / str(i))["test_acc"] for i in range(3)]
+    assert len(set(tests)) > 1  # the seeds do change the result
+    proc = run_fcnn("report", str(sweep), "--group-by", "seed", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = _rows(sweep)
+    assert row["seed"] == "1,2,3" and row["n"] == "3" and row["run"] == "0,1,2"
+    assert float(row["test_acc"]) == pytest.approx(np.mean(tests))
+    assert float(row["test_acc_std"]) == pytest.approx(np.std(tests, ddof=1))
