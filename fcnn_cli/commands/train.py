@@ -43,6 +43,7 @@ def hydra_task(cfg: Any) -> float:
     from hydra.types import RunMode
 
     from fcnn_cli.hydra_app.job import train
+    from fcnn_cli.hydra_app.requeue import resume_started
     from fcnn_cli.training import interrupt
     from fcnn_cli.training.objective import objective
 
@@ -50,10 +51,13 @@ def hydra_task(cfg: Any) -> float:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     # `fcnn train` installed the signal guard at start (fcnn_cli.cli); a joblib sweep's worker
     # processes install it here, so their jobs too stop after the epoch on Ctrl-C. Jobs that
-    # submitit starts (SLURM) keep submitit's own signal handling: SLURM ends a cancelled job as
-    # before, and the launcher records it as failed; its last epoch's checkpoint stays.
+    # submitit starts (SLURM) have it from fcnn_cli.hydra_app.requeue, with SLURM's time-limit
+    # warning: they stop after the epoch and are requeued.
     if "Joblib" in str(hydra_cfg.launcher.get("_target_", "")):
         interrupt.install(raising=False)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        # A requeued job, or one of a continued sweep, goes on from the checkpoint it left.
+        resume_started(cfg, run_dir)
     metrics = train(cfg, run_dir, [str(o) for o in hydra_cfg.overrides.task])
     signum = interrupt.received()
     if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:

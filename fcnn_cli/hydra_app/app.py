@@ -26,6 +26,13 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
 
         # Ctrl-C and SIGTERM: stop after the current epoch and keep it (fcnn_cli.training.interrupt).
         interrupt.install()
+        from fcnn_cli.errors import UsageError, fail
+        from fcnn_cli.hydra_app import continuation
+
+        try:  # `-m resume=SWEEP_DIR`: the sweep's own command line, in its own directory
+            args = continuation.rewrite(args)
+        except UsageError as err:
+            fail(str(err))
     app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
     sys.argv = [f"fcnn {command}", *args]
     register_plugins()

@@ -27,8 +27,8 @@ from omegaconf import DictConfig, OmegaConf, read_write
 from omegaconf.errors import OmegaConfBaseException
 
 from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.hydra_app import continuation, faults
 from fcnn_cli.hydra_app import errors as hydra_errors
-from fcnn_cli.hydra_app import faults
 from fcnn_cli.runs import claim, layout
 from fcnn_cli.training import interrupt
 
@@ -96,8 +96,14 @@ class RunDirectories(Callback):
             _or_exit(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _or_exit(_refuse_resume_in_sweep, config)
-        path = _or_exit(_claim_directory, config, "hydra.sweep.dir", None)
+        if continuation.active() is not None:  # -m resume=SWEEP_DIR: its own directory again
+            path = continuation.active().sweep_dir
+            _or_exit(continuation.start, path, str(config.hydra.sweeper.get("_target_", "")))
+        else:
+            _or_exit(_refuse_resume_in_sweep, config)
+            path = _or_exit(_claim_directory, config, "hydra.sweep.dir", None)
+            continuation.hold(path)  # a continuation started meanwhile sees it running
+            continuation.record(config, path)
         # Each job composes its config again from the command line's Hydra overrides: the
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):
@@ -108,6 +114,12 @@ class RunDirectories(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         failed, stopped = summarize_sweep(sweep_dir)
+        more = continuation.summary_line(sweep_dir)
+        if more:
+            print(more, flush=True)
+        if failed or stopped:
+            print(f"continue the sweep with: fcnn train -m resume={shlex.quote(str(sweep_dir))}",
+                  file=sys.stderr, flush=True)
         signum = interrupt.received()
         if signum is not None:
             print(f"fcnn: the sweep was interrupted ({interrupt.signal_name(signum)}): "
@@ -141,8 +153,8 @@ def _refuse_resume_in_sweep(config: DictConfig) -> None:
     keys = {o.key_or_group for o in OverridesParser.create().parse_overrides(
         [str(o) for o in overrides])}
     if "resume" in keys or OmegaConf.select(config, "resume", default=None) is not None:
-        raise UsageError("resume", "resumes one run, not a sweep: drop -m (fcnn train "
-                                   "resume=RUN_DIR, once for each run to go on with)")
+        raise UsageError("resume", "in a sweep names the sweep to continue: fcnn train -m "
+                                   "resume=SWEEP_DIR, and nothing else that changes the sweep")
 
 
 def _or_exit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

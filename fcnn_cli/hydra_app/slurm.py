@@ -124,6 +124,9 @@ def wait(jobs: Sequence[Any]) -> dict[str, str | None]:
             for job_id, state in states.items():
                 if state in ENDED_STATES and job_id not in ended:
                     ended[job_id] = (state, now)
+                elif state not in ENDED_STATES:
+                    # Requeued (PREEMPTED, then PENDING again): its next start will answer.
+                    ended.pop(job_id, None)
             # Often at first (short jobs end within seconds), then less as the sweep runs on.
             next_query = now + min(MAX_POLL_S, 1.0 + (now - start) / 8)
         time.sleep(0.5)

@@ -53,8 +53,37 @@ def job_arguments(launcher: Any, job_overrides: Sequence[Sequence[str]],
     log.info(f"Submitit '{launcher._EXECUTOR}' sweep of {len(job_overrides)} jobs, output dir: "
              f"{sweep_dir}")
     arguments = []
-    for index, overrides in enumerate(job_overrides, start=initial_job_idx):
+    for index, overrides in zip(job_numbers(launcher, initial_job_idx, len(job_overrides)),
+                                job_overrides, strict=True):
         log.info(f"\t#{index} : {' '.join(filter_overrides(overrides))}")
         arguments.append((list(overrides), "hydra.sweep.dir", index, f"job_id_for_{index}",
                           Singleton.get_state()))
     return arguments
+
+
+def job_numbers(launcher: Any, initial_job_idx: int, count: int) -> list[int]:
+    """The numbers of the `count` jobs a launch runs: from `initial_job_idx` on, or those a
+    continued sweep set (`launch_numbered`), whose jobs keep their numbers and skip completed ones."""
+    numbers = getattr(launcher, "fcnn_job_numbers", None)
+    if numbers is not None and len(numbers) == count:
+        return list(numbers)
+    return list(range(initial_job_idx, initial_job_idx + count))
+
+
+def launch_numbered(launcher: Any, job_overrides: Sequence[Sequence[str]],
+                    numbers: Sequence[int]) -> list[Any]:
+    """Launch jobs under the given job numbers (and so in their own directories). fcnn's launchers
+    take them all at once (`job_numbers`); another launcher gets each run of consecutive numbers."""
+    if getattr(launcher, "numbered", False):
+        launcher.fcnn_job_numbers = list(numbers)
+        try:
+            return list(launcher.launch(job_overrides, initial_job_idx=numbers[0]))
+        finally:
+            launcher.fcnn_job_numbers = None
+    returns: list[Any] = []
+    start = 0
+    for i in range(1, len(numbers) + 1):
+        if i == len(numbers) or numbers[i] != numbers[i - 1] + 1:
+            returns += launcher.launch(job_overrides[start:i], initial_job_idx=numbers[start])
+            start = i
+    return returns

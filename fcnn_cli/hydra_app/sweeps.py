@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.hydra_app import continuation
 from fcnn_cli.runs import claim, layout
 
 # Under hydra_plugins, as the launchers this replaces log: Hydra's logging config shows those
@@ -42,12 +43,37 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(sweeper.config, sweep_dir / layout.SWEEP_CONFIG)
+    if continuation.active() is not None:
+        return [continue_jobs(sweeper, jobs)]
     returns, first_job = [], 0
     while not sweeper.is_done():
         batch = sweeper.get_job_batch()
         returns.append(sweeper.launcher.launch(batch, initial_job_idx=first_job))
         first_job += len(batch)
     return returns
+
+
+def continue_jobs(sweeper: Any, jobs: list[list[str]]) -> list[Any]:
+    """A continued sweep (fcnn_cli.hydra_app.continuation): launch, under their own numbers, the
+    jobs that did not complete; each resumes from its checkpoint or runs from its start."""
+    from fcnn_cli.hydra_app.submitit_jobs import launch_numbered
+
+    plan = continuation.active()
+    assert plan is not None
+    todo: list[tuple[int, list[str]]] = []
+    for number, overrides in enumerate(jobs):
+        job_dir = _job_dir(sweeper.launcher, number, overrides)
+        plan.jobs[number] = kind = continuation.classify(job_dir)
+        if kind == continuation.RERUN:
+            continuation.clear_for_rerun(job_dir)
+        if kind != continuation.KEPT:
+            todo.append((number, overrides))
+    counts = plan.counts()
+    log.info(f"continuing the sweep: {counts['kept']} jobs kept, {counts['resumed']} to resume, "
+             f"{counts['rerun']} to run from the start")
+    if not todo:
+        return []
+    return launch_numbered(sweeper.launcher, [o for _, o in todo], [n for n, _ in todo])
 
 
 def check_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], check: str | None,
@@ -103,7 +129,10 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
     log.info("Joblib.Parallel({}) is launching {} jobs".format(
         ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)))
     log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-    jobs = {initial_job_idx + i: list(o) for i, o in enumerate(job_overrides)}
+    from fcnn_cli.hydra_app.submitit_jobs import job_numbers
+
+    numbers = job_numbers(launcher, initial_job_idx, len(job_overrides))
+    jobs = {number: list(o) for number, o in zip(numbers, job_overrides, strict=True)}
     for idx, overrides in jobs.items():
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
 

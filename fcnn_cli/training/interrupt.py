@@ -78,13 +78,14 @@ class SignalGuard:
 _guard: SignalGuard | None = None
 
 
-def install(raising: bool = True) -> SignalGuard | None:
-    """Catch SIGINT and SIGTERM in this process from now on (once; later calls return the same
-    guard). None outside the main thread, where Python cannot install signal handlers."""
+def install(raising: bool = True, also: tuple[int, ...] = ()) -> SignalGuard | None:
+    """Catch SIGINT and SIGTERM, and the signals `also` names, in this process from now on (once;
+    later calls return the same guard). None outside the main thread, where Python cannot install
+    signal handlers. A SLURM job adds SIGUSR2, its time-limit warning (fcnn_cli.hydra_app.requeue)."""
     global _guard
     if _guard is None and threading.current_thread() is threading.main_thread():
         guard = SignalGuard(raising)
-        for signum in SIGNALS:
+        for signum in (*SIGNALS, *also):
             signal.signal(signum, guard._handle)
         _guard = guard
     return _guard

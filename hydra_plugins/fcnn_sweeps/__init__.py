@@ -1,4 +1,5 @@
-"""fcnn's Hydra plugins: thin subclasses of Hydra's grid sweeper and of the joblib launcher.
+"""fcnn's Hydra plugins: thin subclasses of Hydra's grid and Optuna sweepers and of the joblib and
+submitit launchers.
 
 Hydra instantiates sweepers and launchers only from this namespace package, so the classes live
 here; what they do is in `fcnn_cli.hydra_app.sweeps`. Imported by Hydra's plugin scan on every start:
@@ -43,6 +44,8 @@ if JoblibLauncher is not None:
         """Hydra's joblib launcher, carrying on when a worker process dies (killed, out of
         memory): that job is recorded as failed in its directory, the others run to the end."""
 
+        numbered = True  # takes the job numbers a continued sweep gives (submitit_jobs.job_numbers)
+
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
             from fcnn_cli.hydra_app.sweeps import launch_surviving
@@ -62,7 +65,10 @@ except ImportError:  # pragma: no cover
 if LocalLauncher is not None and SlurmLauncher is not None:
 
     class SurvivingLocalLauncher(LocalLauncher):
-        """submitit's local launcher, carrying on when a job's process dies."""
+        """submitit's local launcher, carrying on when a job's process dies; a job stopped by
+        the time-limit signal is requeued as on SLURM (fcnn_cli.hydra_app.requeue)."""
+
+        numbered = True  # takes the job numbers a continued sweep gives (submitit_jobs.job_numbers)
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
@@ -70,10 +76,18 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
             return launch_submitit_surviving(self, job_overrides, initial_job_idx)
 
+        def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
+                     singleton_state: dict[Any, Any]) -> JobReturn:
+            from fcnn_cli.hydra_app import requeue
+
+            return requeue.run_job(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
+
     class SurvivingSlurmLauncher(SlurmLauncher):
         """submitit's SLURM launcher, submitting the sweep as one job array and waiting with
         squeue (no accounting database needed); a job that dies (cancelled, out of memory, out
         of time) is recorded as failed in its directory and the sweep goes on."""
+
+        numbered = True  # takes the job numbers a continued sweep gives (submitit_jobs.job_numbers)
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
@@ -81,4 +95,30 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
             return slurm.launch(self, job_overrides, initial_job_idx)
 
+        def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
+                     singleton_state: dict[Any, Any]) -> JobReturn:
+            """One job, on its node: on SLURM's time-limit warning or a requeue it stops after
+            its epoch and is requeued, resuming from its checkpoint (fcnn_cli.hydra_app.requeue)."""
+            from fcnn_cli.hydra_app import requeue
+
+            return requeue.run_job(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
+
     PLUGINS += [SurvivingLocalLauncher, SurvivingSlurmLauncher]
+
+try:  # the Optuna sweeper comes with fcnn's `sweep` extra
+    from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
+except ImportError:  # pragma: no cover
+    OptunaSweeper = None  # type: ignore[assignment,misc]
+
+if OptunaSweeper is not None:
+
+    class OptunaSearch(OptunaSweeper):
+        """Hydra's Optuna sweeper, whose study (kept in the sweep directory) an interrupted search
+        continues with `fcnn train -m resume=SWEEP_DIR` (fcnn_cli.hydra_app.search)."""
+
+        def sweep(self, arguments: list[str]) -> None:
+            from fcnn_cli.hydra_app.search import search
+
+            return search(self, arguments)
+
+    PLUGINS.append(OptunaSearch)

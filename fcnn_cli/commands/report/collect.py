@@ -40,6 +40,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("probe_test_acc", "probe test %"),
     ("fit_seconds", "fit s"),
     ("s_per_epoch", "s/epoch"),
+    ("requeues", "requeued"),
     ("status", "status"),
 )
 
@@ -48,8 +49,9 @@ COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 
 
 # Shown only when some run has them: the task when not every run is a classifier, a probe's
-# accuracies when some run has a probe.
-OPTIONAL = ("task", "probe_val_acc", "probe_test_acc")
+# accuracies when some run has a probe, how often a job was requeued (SLURM's time limit,
+# preemption) when some was.
+OPTIONAL = ("task", "probe_val_acc", "probe_test_acc", "requeues")
 
 
 # Shown in percent, and sorted best first (descending) unless --reverse; the rest ascending.
@@ -92,8 +94,12 @@ class Study:
 
 
 def find_studies(directory: Path) -> list[Path]:
-    """Every Optuna sweep root at or below `directory`."""
-    return sorted((p.parent for p in directory.rglob(OPTUNA_RESULTS)), key=natural_key)
+    """Every Optuna sweep root at or below `directory`: with its results, or with its study's
+    storage alone (a search interrupted or still running)."""
+    from fcnn_cli.hydra_app.search import STUDY_FILE
+
+    roots = {p.parent for name in (OPTUNA_RESULTS, STUDY_FILE) for p in directory.rglob(name)}
+    return sorted(roots, key=natural_key)
 
 
 def _get(mapping: Any, *keys: str) -> Any:
@@ -149,6 +155,7 @@ def read_run(path: Path) -> Run:
         "fit_seconds": fit_seconds,
         "s_per_epoch": fit_seconds / epochs if fit_seconds is not None and isinstance(epochs, int)
         and epochs > 0 else None,
+        "requeues": source.get("requeues") or None,  # None (no column) for a run never requeued
         "status": status,
         "error": run_dir.failure() if status == FAILED else None,
         "seed": source.get("seed", _get(config, "seed")),  # for --group-by seed
@@ -183,6 +190,11 @@ def epochs_to(curves_file: Path, column: str, target: float) -> int | None:
 def read_study(root: Path, runs: list[Run]) -> Study:
     """The study in `root` and the run among `runs` that Optuna's best parameters point at."""
     data = load_yaml(root / OPTUNA_RESULTS)
+    if data is None and not (root / OPTUNA_RESULTS).exists():
+        from fcnn_cli.hydra_app.search import stored_best
+
+        stored = stored_best(root)  # the best trial so far, from the study's own storage
+        data = None if stored is None else {"best_value": stored[0], "best_params": stored[1]}
     params = data.get("best_params") if isinstance(data, dict) else None
     if not isinstance(params, dict):  # a damaged file is reported, not fatal
         return Study(root, None, {}, error=f"unreadable {OPTUNA_RESULTS}")
