@@ -3,8 +3,13 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 FCNN   := $(BIN)/fcnn
-# The installed package must match the sources: reinstall when pyproject.toml changes.
+# The installed package must match the sources: reinstall when pyproject.toml or the pinned
+# versions change.
 STAMP  := $(VENV)/.installed
+# The versions `make setup` installs (numpy, JAX and scikit-learn decide speed and bitwise results):
+# every package of the extras pinned, written by `make constraints` with pip-tools. A plain
+# `pip install -e .` ignores it and takes the ranges in pyproject.toml.
+CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run test lint data ex5.1 ex5.1-search ex5.2 ex5.3 ex5.4 bench timing sweep clean
@@ -17,11 +22,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e ".[test]"
+$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[test]"
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install fcnn with its test extras
+setup: $(STAMP) ## create .venv and install fcnn with its test extras, at the versions in constraints.txt
+
+# pip-tools lives in a venv of its own, so that it and its dependencies never enter .venv.
+TOOLS_VENV := .venv-tools
+PIP_TOOLS  ?= pip-tools==7.6.2
+$(TOOLS_VENV)/bin/pip-compile:
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q "$(PIP_TOOLS)"
+
+.PHONY: constraints
+# Pins already in constraints.txt are kept while pyproject.toml allows them; UPGRADE=1 takes the
+# newest versions that fit (then run `make test` and `make bench-compare REF=HEAD`).
+constraints: $(TOOLS_VENV)/bin/pip-compile ## regenerate constraints.txt (every extra pinned) with pip-compile; UPGRADE=1 for newer versions
+	CUSTOM_COMPILE_COMMAND="make constraints" $(TOOLS_VENV)/bin/pip-compile -q --strip-extras --unsafe-package fcnn-cli --no-emit-index-url \
+		--no-emit-find-links $(if $(UPGRADE),--upgrade) --extra sweep --extra mlflow --extra docs \
+		--extra test -o $(CONSTRAINTS) pyproject.toml
 
 data: $(STAMP) ## fetch and verify MNIST into the data cache (also done on first use)
 	$(FCNN) data fetch
@@ -41,7 +61,7 @@ test-quick: $(STAMP) ## the quick subset: no slow, real-MNIST or SLURM tests (ab
 
 .PHONY: test-bad-input
 test-bad-input: $(STAMP) ## the property test of bad input with 200 drawn command lines (~10 min), with a tally
-	FCNN_PROPERTY_EXAMPLES=200 $(BIN)/python -m pytest -q -s tests/test_bad_input_property.py
+	FCNN_PROPERTY_EXAMPLES=200 $(BIN)/python -m pytest -q -s tests/cli/test_bad_input_property.py
 
 lint: $(STAMP) ## ruff, and lint-imports: the layers of fcnn_cli (pyproject.toml [tool.importlinter])
 	$(BIN)/ruff check fcnn_cli tests scripts
@@ -76,6 +96,17 @@ bench: $(STAMP) ## time the lab's timing job on every backend against this machi
 
 timing: $(STAMP) ## the lab's timing table: `make bench` next to the lab's reported times (~3 min)
 	$(FCNN) bench lab_reference=true
+
+.PHONY: bench-compare
+# A/B guard (scripts/bench_compare.py): REF in a temporary git worktree against this working tree,
+# one environment built from constraints.txt for both (cached), `fcnn bench` run A B A B.
+# BENCH_ARGS go to both benches, e.g. BENCH_ARGS="dataset=digits struct=[64]" or "optimizer=adam".
+ROUNDS     ?= 3
+BACKENDS   ?= numpy,jax,jax-grad
+BENCH_ARGS ?=
+bench-compare: $(STAMP) ## A/B: fit times on REF=<git ref> against this working tree, interleaved (~5 min)
+	@test -n "$(REF)" || { echo "usage: make bench-compare REF=<git ref> [ROUNDS=3] [BACKENDS=numpy,jax,jax-grad] [BENCH_ARGS=...]"; exit 2; }
+	$(BIN)/python scripts/bench_compare.py --ref "$(REF)" --rounds $(ROUNDS) --backends $(BACKENDS) $(BENCH_ARGS)
 
 .PHONY: p5.1 p5.2 p5.3 problems
 # The lab's problems. Each search lands in outputs/problems/<name>-<time>; `make problems` runs
@@ -181,5 +212,26 @@ seeds: $(STAMP) ## Examples 5.1-5.4 over SEEDS each, then one report of mean ± 
 .PHONY: docs
 docs: $(STAMP) ## regenerate docs/reference/config.md from the settings schema and build the site with mkdocs-material (offline, strict) into site/
 	$(BIN)/python -m fcnn_cli.config.reference --write docs/reference/config.md
-	$(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e ".[docs]"
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# --- the best fully connected net (issue 21) -------------------------------------------------
+.PHONY: best
+# An Optuna search on the validation accuracy (conf/hparams_search/best.yaml: BEST_TRIALS trials
+# of BEST_EPOCHS epochs: the budget), its best trial written as experiments/$(BEST_NAME).yaml
+# with its provenance (scripts/best_recipe.py), that recipe trained over SEEDS on the full
+# training set, and `fcnn report --group-by seed`: mean ± std test accuracy.
+# BEST_ARGS go to the search, e.g. BEST_ARGS=augment.shift=0 for the pure net without shifts.
+BEST_TRIALS ?= 40
+BEST_EPOCHS ?= 30
+BEST_DATA   ?= mnist
+BEST_NAME   ?= best
+BEST_ARGS   ?=
+BEST_DIR    ?= outputs/multirun/best-$(STAMP_NOW)
+best: $(STAMP) ## the best FC net: Optuna search (BEST_TRIALS x BEST_EPOCHS), recipe -> experiments/best.yaml, SEEDS, report
+	$(FCNN) train hparams_search=best dataset=$(BEST_DATA) max_epochs=$(BEST_EPOCHS) \
+		hydra.sweeper.n_trials=$(BEST_TRIALS) $(BEST_ARGS) hydra.sweep.dir=$(BEST_DIR)/search
+	$(BIN)/python scripts/best_recipe.py $(BEST_DIR)/search --out experiments/$(BEST_NAME).yaml
+	$(FCNN) train -m experiment=$(BEST_NAME) seed=$(SEEDS) progress=false $(SEED_ARGS) \
+		hydra.sweep.dir=$(BEST_DIR)/seeds
+	$(FCNN) report $(BEST_DIR)/seeds --group-by seed

@@ -4,7 +4,9 @@
 
 The update of the timing job's network (MNIST, [500,250]: 520,260 float32 parameters) with plain
 SGD and with Adam, timed alone, in one process, interleaved:
-- numpy: `numpy_optim`'s in-place update over flat buffers, subnormals flushed as numpy trains;
+- numpy: `numpy_optim`'s in-place update over flat buffers, subnormals flushed as numpy trains
+  (the backend's own plain SGD makes no such pass: it subtracts each gradient inside its BLAS
+  product, `backends/blas.py`, so its real SGD update costs less than the one timed here);
 - jax: `optim`'s update compiled with jax.jit, parameters and state donated, as in the epoch's
   scan body (one call per update, so the call's own dispatch is in both columns).
 The job makes 1,800 updates (3 epochs of 600 batches), so the update alone makes its Adam fit

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fcnn_cli.core import model, tasks
+from fcnn_cli.core import model, regularize, tasks
 from fcnn_cli.core.model import Params
 
 if TYPE_CHECKING:
@@ -36,6 +36,17 @@ class Backend(ABC):
         self.task = tasks.create(settings, data)
         #: seconds spent compiling (JIT backends), reported apart from the timed epochs
         self.compile_seconds = 0.0
+        #: the inputs `train_epoch` trains on, row for row with data.y_train: the training set's
+        #: own, or the epoch's shifted copies (augment.shift) that the loop sets
+        self.train_x = data.x_train
+        #: dropout: each layer's input rate (fcnn_cli.core.regularize), and the scale of what it
+        #: keeps (None where a layer drops nothing); `dropout_scales` is None without dropout
+        self.dropout_rates = regularize.layer_rates(len(self.task.sizes()) - 1,
+                                                    settings.dropout_input, settings.dropout_hidden)
+        self.dropout_scales = ([regularize.scale(p) if p else None for p in self.dropout_rates]
+                               if any(self.dropout_rates) else None)
+        #: the epoch's keep flags per layer (rows in the epoch's order), set by the loop
+        self.dropout_masks: list[np.ndarray | None] | None = None
 
     @property
     def device(self) -> str:
@@ -46,6 +57,24 @@ class Backend(ABC):
         """The seeded initial weights that every from-scratch backend starts from."""
         return model.init_params(self.task.sizes(), self.settings.seed, self.settings.init_range,
                                  self.settings.dtype)
+
+    def set_train_inputs(self, x: np.ndarray) -> None:
+        """Train the next epochs on the rows of `x` (the training set's, augmented) instead of
+        data.x_train; scoring the 'train' split still reads data.x_train."""
+        self.train_x = x
+
+    def set_dropout_masks(self, masks: list[np.ndarray | None]) -> None:
+        """The next epoch's dropout keep flags, per layer (regularize.draw_masks): row i masks
+        the i-th sample of the epoch's order."""
+        self.dropout_masks = masks
+
+    def batch_dropout(self, rows: slice) -> list[tuple[np.ndarray, float] | None] | None:
+        """The dropout of the batch at positions `rows` of the epoch's order, in the form of
+        `model.forward`'s `dropout`; None without dropout."""
+        if self.dropout_scales is None or self.dropout_masks is None:
+            return None
+        return [None if keep is None else (keep[rows], factor)
+                for keep, factor in zip(self.dropout_masks, self.dropout_scales, strict=True)]
 
     @abstractmethod
     def train_epoch(self, order: np.ndarray, lr: float) -> None:

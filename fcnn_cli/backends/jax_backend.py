@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcnn_cli.backends.base import Backend, Params, check_like
-from fcnn_cli.core import model, optim
+from fcnn_cli.core import model, optim, regularize
 from fcnn_cli.devices import describe_device, resolve_device
 
 if TYPE_CHECKING:
@@ -39,34 +39,52 @@ if TYPE_CHECKING:
     from fcnn_cli.core.tasks import Task
     from fcnn_cli.data.dataset import Dataset
 
-GradientFn = Callable[[Any, Any, Any, str], Any]  # (params, x, targets, activation) -> grads
+# (params, x, targets, activation, dropout) -> grads
+GradientFn = Callable[[Any, Any, Any, str, Any], Any]
 
 
 # --- the compiled programs (pure functions; the backend binds their static arguments) ----------
 
 def _epoch(gradients: GradientFn, optimizer: optim.Optimizer, task: Task, activation: str,
-           batch: int, params: Any, opt_state: Any, x: Any, y: Any, order: Any, lr: Any) -> Any:
+           batch: int, scales: tuple[float | None, ...] | None, max_norm: float | None,
+           params: Any, opt_state: Any, x: Any, y: Any, order: Any, lr: Any,
+           keeps: tuple[Any, ...] = ()) -> Any:
     """One epoch of mini-batch updates over the rows of (x, y) in `order`.
 
-    Returns the new (params, optimizer state); both are carried through the scan.
+    Returns the new (params, optimizer state); both are carried through the scan. With dropout,
+    `keeps` holds per layer the epoch's keep flags (rows in the order's positions, None for a
+    layer that drops nothing) and `scales` their scales; each step takes its batch's rows.
+    `max_norm`: the bound on each hidden unit's incoming weights after every update.
     """
     import jax
     import jax.numpy as jnp
 
-    def step(carry: tuple[Any, Any], idx: Any) -> tuple[tuple[Any, Any], None]:
+    def step(carry: tuple[Any, Any], batch_rows: tuple[Any, Any]) -> tuple[tuple[Any, Any], None]:
         params, opt_state = carry
+        idx, batch_keeps = batch_rows
         # `order` is a permutation of the rows, so the gather may skip bounds handling.
         xb = x.at[idx].get(mode="promise_in_bounds")
         tb = task.targets(jnp, xb, y.at[idx].get(mode="promise_in_bounds"))
-        grads = gradients(params, xb, tb, activation)
+        dropout = None if scales is None else [
+            None if k is None else (k, f) for k, f in zip(batch_keeps, scales, strict=True)]
+        grads = gradients(params, xb, tb, activation, dropout)
         updates, opt_state = optimizer.update(grads, opt_state, params, lr, idx.shape[0])
-        return (optim.apply_updates(params, updates), opt_state), None
+        params = optim.apply_updates(params, updates)
+        if max_norm is not None:
+            params = regularize.max_norm(jnp, params, max_norm)
+        return (params, opt_state), None
+
+    def rows(a: Any, lo: int, hi: int, shape: tuple[int, ...]) -> Any:
+        return None if a is None else a[lo:hi].reshape(*shape, *a.shape[1:])
 
     n_full, rest = divmod(order.shape[0], batch)
+    full = n_full * batch
+    keeps = keeps or (None,) * (len(scales) if scales is not None else 0)
     carry = (params, opt_state)
-    carry, _ = jax.lax.scan(step, carry, order[: n_full * batch].reshape(n_full, batch))
+    carry, _ = jax.lax.scan(step, carry, (order[:full].reshape(n_full, batch),
+                                          tuple(rows(k, 0, full, (n_full, batch)) for k in keeps)))
     if rest:  # the last, smaller batch: a second, statically shaped step
-        carry, _ = step(carry, order[n_full * batch :])
+        carry, _ = step(carry, (order[full:], tuple(rows(k, full, None, (rest,)) for k in keeps)))
     return carry
 
 
@@ -105,8 +123,10 @@ class CompiledEpochBackend(Backend):
 
     @staticmethod
     @abstractmethod
-    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
-        """d(task's mean loss)/d(params) on one batch, as (dW, db) pairs like `params`."""
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
+                  dropout: Any = None) -> Any:
+        """d(task's mean loss)/d(params) on one batch, as (dW, db) pairs like `params`; with
+        `dropout`, the batch's masks (model.forward's form)."""
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
@@ -133,9 +153,11 @@ class CompiledEpochBackend(Backend):
         activation, task = self.settings.activation, self.task
         batch = min(self.settings.batch_size, self.data.n_train)
         gradients = functools.partial(type(self).gradients, task)
+        scales = None if self.dropout_scales is None else tuple(self.dropout_scales)
         self._programs = {
             "epoch": jax.jit(
-                functools.partial(_epoch, gradients, optimizer, task, activation, batch),
+                functools.partial(_epoch, gradients, optimizer, task, activation, batch, scales,
+                                  self.settings.max_norm),
                 donate_argnums=(0, 1),
             ),
             "score": jax.jit(functools.partial(_score, task, activation)),
@@ -145,11 +167,25 @@ class CompiledEpochBackend(Backend):
         # lands inside the timed epochs.
         x_train, y_train = self._splits["train"]
         self._program("epoch", self.params, self.opt_state, x_train, y_train,
-                      put(np.arange(self.data.n_train, dtype=np.int32)), self._lr(0.0))
+                      put(np.arange(self.data.n_train, dtype=np.int32)), self._lr(0.0),
+                      *self._keeps(all_kept=True))
         for x, y in self._splits.values():
             self._program("score", self.params, x, y)
         if "test" in self._splits:  # what `fcnn train` predicts, timed
             self._program("predict", self.params, self._splits["test"][0])
+
+    def _keeps(self, all_kept: bool = False) -> tuple[Any, ...]:
+        """The epoch program's dropout argument: () without dropout, else a 1-tuple of the
+        epoch's keep flags per layer on the device (`all_kept`: flags of the right shapes that
+        keep everything, to compile with)."""
+        import jax
+
+        if self.dropout_scales is None:
+            return ()
+        masks = self.dropout_masks if not all_kept else [
+            None if p == 0 else np.ones((self.data.n_train, width), bool)
+            for width, p in zip(self.task.sizes(), self.dropout_rates, strict=False)]
+        return (jax.device_put(tuple(masks), self._device),)
 
     def _lr(self, lr: float) -> np.ndarray:
         return np.asarray(lr, dtype=self._dtype)
@@ -175,8 +211,10 @@ class CompiledEpochBackend(Backend):
 
         order = jax.device_put(np.asarray(order, dtype=np.int32), self._device)
         x, y = self._splits["train"]
+        if self.train_x is not self.data.x_train:  # augment.shift: this epoch's images
+            x = jax.device_put(self.train_x, self._device)
         lr_array = self._lr(lr)
-        args = (self.params, self.opt_state, x, y, order, lr_array)
+        args = (self.params, self.opt_state, x, y, order, lr_array, *self._keeps())
         self.params, self.opt_state = self._program("epoch", *args)(*args)
 
     @_x64_scope
@@ -234,7 +272,8 @@ class JaxBackend(CompiledEpochBackend):
     name = "jax"
 
     @staticmethod
-    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
+                  dropout: Any = None) -> Any:
         import jax.numpy as jnp
 
-        return task.gradients(jnp, params, x, targets, activation)
+        return task.gradients(jnp, params, x, targets, activation, dropout)

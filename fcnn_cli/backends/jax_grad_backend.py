@@ -17,8 +17,9 @@ class JaxGradBackend(CompiledEpochBackend):
     name = "jax-grad"
 
     @staticmethod
-    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str) -> Any:
+    def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
+                  dropout: Any = None) -> Any:
         import jax
         import jax.numpy as jnp
 
-        return jax.grad(lambda p: task.mean_loss(jnp, p, x, targets, activation))(params)
+        return jax.grad(lambda p: task.mean_loss(jnp, p, x, targets, activation, dropout))(params)

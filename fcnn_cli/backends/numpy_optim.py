@@ -80,6 +80,16 @@ class InPlaceOptimizer:
 
     slot_names: tuple[str, ...] = ()
 
+    @property
+    def plain_sgd(self) -> bool:
+        """Whether the update is params -= grads and nothing else (SGD without momentum or L2):
+        the backend may then subtract each gradient as it computes it and call `skip_update`."""
+        return False
+
+    def skip_update(self) -> None:
+        """Count a step whose update the backend made itself (only when `plain_sgd`)."""
+        self.step += 1
+
     def error_scale(self, lr: float, n: int) -> float:
         raise NotImplementedError
 
@@ -118,6 +128,10 @@ class InPlaceSGD(InPlaceOptimizer):
     def __init__(self, settings: OptimizerSettings, *args) -> None:
         self.slot_names = ("velocity",) if settings.momentum > 0 else ()
         super().__init__(settings, *args)
+
+    @property
+    def plain_sgd(self) -> bool:
+        return not self.slot_names and not self.settings.alpha
 
     def error_scale(self, lr: float, n: int) -> float:
         return lr / n

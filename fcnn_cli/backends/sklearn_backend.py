@@ -316,7 +316,7 @@ class SklearnBackend(Backend):
         self._epochs += 1
         if self._diverged:
             return
-        x, y = self.data.x_train[order], self.data.y_train[order]
+        x, y = self.train_x[order], self.data.y_train[order]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # overflow while diverging

@@ -12,6 +12,12 @@ between machines; absolute seconds do not. A neighbour's load while the rate is 
 the floor too slow, so it is measured before, between and after the backends and the best
 measurement counts; a ratio below 1.0 is still possible on a busy machine, and is flagged as a
 noisy floor rather than reported as a result.
+
+The gemm floor (`gemm_floor`) is the job's own matrix products at its batch size and the curves'
+at the numpy backend's scoring chunk, timed alone at the same points of the run (the best
+counts): what the job would take if only its products cost anything. "x gemm floor" says how
+much of a fit is everything else; "x floor" also counts the job's thin products being slower
+than the large one.
 """
 
 from __future__ import annotations
@@ -90,7 +96,7 @@ def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
             raise UsageError("backends", f"unknown backend {name!r}; choose from {', '.join(REGISTRY)}")
     if len(set(chosen)) != len(chosen):
         raise UsageError("backends", f"lists a backend twice: {chosen}")
-    counts = {"sgd_reference": bool(cfg.get("sgd_reference", True))}
+    counts = {"sgd_reference": bool(cfg.get("sgd_reference", True)), "profile": bool(cfg.get("profile"))}
     for key, minimum in (("repeats", 1), ("warmup", 0), ("predict_repeats", 1),
                          ("floor_matmul_size", 16), ("floor_repeats", 1)):
         value = cfg.get(key)
@@ -173,13 +179,20 @@ def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any
     return results
 
 
-def _measure_floor(counts: dict[str, Any], when: str) -> dict[str, Any]:
+def _measure_floor(counts: dict[str, Any], when: str, plan: list, dtype: str) -> dict[str, Any]:
+    """Both floors, measured now: the large product's rate and the job's own products."""
+    from fcnn_cli.commands import gemm_floor
+
+    gemm = gemm_floor.measure(plan, dtype, counts["floor_repeats"])
     return {"when": when, "gflops_rate": matmul_gflops(counts["floor_matmul_size"],
-                                                       counts["floor_repeats"])}
+                                                       counts["floor_repeats"]),
+            "gemm_seconds": gemm["seconds"], "gemm_sequences": gemm["sequences"]}
 
 
 def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Run the benchmark described by `cfg`; write bench.json and bench.md to `run_dir`."""
+    from fcnn_cli.commands import gemm_floor
+    from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
     from fcnn_cli.core import model, optim
     from fcnn_cli.data import datasets
     from fcnn_cli.runs import record
@@ -190,26 +203,36 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
         reference = counts["sgd_reference"] and not _is_plain_sgd(job)
         jobs.append([_job_settings(cfg, name, "sgd.yaml"), job] if reference else [job])
     first = jobs[0][-1]
-    data = datasets.load(first.dataset, first.dataset_path, first.dtype, 0.0, first.seed)
+    data = datasets.load(first.dataset, first.dataset_path, first.dtype, 0.0, first.seed, first.classes)
 
     sizes = model.layer_sizes(data.n_features, first.struct, data.n_classes)
     gflop = job_gflop(sizes, data.n_train, first.max_epochs)
-    measurements = [_measure_floor(counts, "before")]
+    plan = gemm_floor.job_plan(sizes, data.n_train, first.batch_size, NUMPY_EVAL_ROWS, first.max_epochs)
+    measurements = [_measure_floor(counts, "before", plan, first.dtype)]
     results = []
     for variants in jobs:
         if results:
-            measurements.append(_measure_floor(counts, f"before {variants[0].backend}"))
+            measurements.append(_measure_floor(counts, f"before {variants[0].backend}", plan,
+                                               first.dtype))
         timed = _time_backend(variants, data, counts)
         if len(timed) == 2:
             timed[1]["ratio_to_sgd"] = timed[1]["fit_median"] / timed[0]["fit_median"]
         results += timed
-    measurements.append(_measure_floor(counts, "after"))
+    measurements.append(_measure_floor(counts, "after", plan, first.dtype))
     rate = max(m["gflops_rate"] for m in measurements)
+    best_gemm = min(measurements, key=lambda m: m["gemm_seconds"])
     floor = {"gflop": gflop, "gflops_rate": rate, "seconds": gflop / rate,
              "matmul_size": counts["floor_matmul_size"], "dtype": "float32",
-             "measurements": measurements}
+             "gemm": {"seconds": best_gemm["gemm_seconds"], "dtype": first.dtype,
+                      "batch_size": min(first.batch_size, data.n_train),
+                      "eval_rows": min(NUMPY_EVAL_ROWS, data.n_train),
+                      "gflop": gemm_floor.plan_flop(plan) / 1e9,
+                      "sequences": best_gemm["gemm_sequences"]},
+             "measurements": [{k: v for k, v in m.items() if k != "gemm_sequences"}
+                              for m in measurements]}
     for result in results:
         result["ratio_to_floor"] = result["fit_median"] / floor["seconds"]
+        result["ratio_to_gemm_floor"] = result["fit_median"] / floor["gemm"]["seconds"]
         # Below 1.0 is impossible for the job itself: the floor was measured under load.
         result["noisy_floor"] = result["ratio_to_floor"] < 1.0
 
@@ -230,6 +253,12 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
     }
     if cfg.get("lab_reference"):
         report["lab"] = LAB_TIMING
+    if counts["profile"]:  # after the timing, so that it never slows a timed fit
+        from fcnn_cli.commands import profile
+
+        found = {variants[-1].backend: profile.profile(variants[-1], data, counts["floor_repeats"],
+                                                       floor["gemm"]) for variants in jobs}
+        report["profile"] = {name: p for name, p in found.items() if p is not None}
     run_dir.mkdir(parents=True, exist_ok=True)
     record.write_json(run_dir / "bench.json", report)
     (run_dir / "bench.md").write_text(markdown(report))
@@ -238,12 +267,18 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
 
 # --- presentation -------------------------------------------------------------------------------
 
+def _has_gemm_floor(report: dict[str, Any]) -> bool:
+    return "gemm" in report["floor"]
+
+
 def _has_sgd_reference(report: dict[str, Any]) -> bool:
     return any("ratio_to_sgd" in r for r in report["results"])
 
 
 def _columns(report: dict[str, Any]) -> list[str]:
     columns = ["backend", "device", "optimizer", "fit min s", "fit median s", "x floor"]
+    if _has_gemm_floor(report):
+        columns.append("x gemm floor")
     if _has_sgd_reference(report):
         columns.append("x sgd")
     columns += ["predict ms", "compile s", "test acc"]
@@ -263,6 +298,8 @@ def _rows(report: dict[str, Any]) -> list[list[str]]:
             optimizer += f", lr {r['lr']:g}"
         row = [r["backend"], r["device"], optimizer, f"{r['fit_min']:.2f}", f"{r['fit_median']:.2f}",
                ratio]
+        if _has_gemm_floor(report):
+            row.append(f"{r['ratio_to_gemm_floor']:.2f}")
         if _has_sgd_reference(report):
             row.append(f"{r['ratio_to_sgd']:.2f}" if "ratio_to_sgd" in r else "-")
         row += [f"{1e3 * r['predict_median']:.1f}", f"{r['compile_seconds']:.2f}",
@@ -295,6 +332,15 @@ def _summary(report: dict[str, Any]) -> list[str]:
         f"fit: {report['repeats']} timed run(s) after {report['warmup']} warm-up; "
         "x floor = median fit / floor; predict = median over the test set; compile apart",
     ]
+    if _has_gemm_floor(report):
+        gemm = floor["gemm"]
+        parts = ", ".join(f"{s['what']} {s['ms']:.3f} ms x {s['count']} ({s['gflops_rate']:.0f} GFLOP/s)"
+                          for s in gemm["sequences"])
+        times = [m["gemm_seconds"] for m in floor["measurements"] if "gemm_seconds" in m]
+        best_of = f", the best of {len(times)}: " + ", ".join(f"{t:.2f}" for t in times) \
+            if len(times) > 1 else ""
+        lines.insert(2, f"gemm floor: the job's own {gemm['dtype']} matrix products alone "
+                     f"({parts}) = {gemm['seconds']:.2f} s{best_of}; x gemm floor = median fit / it")
     if _has_sgd_reference(report):
         lines.append("x sgd = median fit over that of the same job with plain SGD on the same "
                      "backend, timed run for run in between")
@@ -319,6 +365,11 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [f"- {line}" for line in _summary(report)]
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(report)]
+    if report.get("profile"):
+        from fcnn_cli.commands import profile
+
+        lines += ["", "## Profile: one mini-batch step, best of the floor's repeats"]
+        lines += profile.markdown(report["profile"])
     return "\n".join(lines) + "\n"
 
 
@@ -338,6 +389,11 @@ def print_table(report: dict[str, Any]) -> None:
     for line in _summary(report):
         console.print(line, highlight=False, soft_wrap=True)
     console.print(table)
+    if report.get("profile"):
+        from fcnn_cli.commands import profile
+
+        for line in profile.markdown(report["profile"]):
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @guarded_task

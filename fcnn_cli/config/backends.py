@@ -19,6 +19,8 @@ class BackendSpec:
     #: rows scored at once when a whole split is evaluated (None: all of them), for the memory
     #: estimate made before a run starts (fcnn_cli.config.memory)
     eval_rows: int | None = None
+    #: trains with dropout and max-norm (written by hand; scikit-learn's MLPs have neither)
+    regularizers: bool = True
 
 
 #: Rows the numpy backend scores at once (its evaluation buffers).
@@ -30,7 +32,8 @@ BACKENDS: dict[str, BackendSpec] = {
                          eval_rows=NUMPY_EVAL_ROWS),
     "jax": BackendSpec("fcnn_cli.backends.jax_backend:JaxBackend", gpu=True),
     "jax-grad": BackendSpec("fcnn_cli.backends.jax_grad_backend:JaxGradBackend", gpu=True),
-    "sklearn": BackendSpec("fcnn_cli.backends.sklearn_backend:SklearnBackend"),
+    "sklearn": BackendSpec("fcnn_cli.backends.sklearn_backend:SklearnBackend",
+                           regularizers=False),
 }
 
 

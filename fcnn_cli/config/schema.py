@@ -34,6 +34,8 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 DTYPES = ("float32", "float64")
 TASKS = ("classify", "logreg", "autoencoder")
 OPTIMIZERS = ("sgd", "adam")
+#: the learning-rate schedules of fcnn_cli.core.schedules (its table has these names)
+SCHEDULE_NAMES = ("exponential", "step", "cosine")
 LOGGERS = ("none", "mlflow")
 # What a run returns to a sweeper: objective -> (metric on the validation set, the training-set
 # fallback when there is no validation set, sign: +1 maximised, -1 a loss, negated).
@@ -235,6 +237,18 @@ def _keys() -> Iterator[Key]:
               "(sgd 0.1, adam 0.001) and the task", low=0, low_open=True, apps=both)
     yield Key("annealing", "number", 0.9, "lr is multiplied by this after every epoch",
               low=0, low_open=True, high=1, apps=both, app_defaults={BENCH: 0.99})
+    yield Key("schedule.name", "choice", "exponential", "the learning rate per epoch: exponential "
+              "(lr annealing^(k-1)), step (lr factor^floor((k-1)/every)), cosine (from lr to "
+              "min_lr over max_epochs); k counts the epochs after the warm-up",
+              choices=SCHEDULE_NAMES)
+    yield Key("schedule.every", "integer", 10, "step: epochs between two drops of the rate",
+              low=1)
+    yield Key("schedule.factor", "number", 0.5, "step: the rate is multiplied by this at every "
+              "drop", low=0, low_open=True, high=1)
+    yield Key("schedule.min_lr", "number", 0.0, "cosine: the rate it ends on (below lr)", low=0)
+    yield Key("schedule.warmup_epochs", "integer", 0, "epochs of linear warm-up before the "
+              "schedule: epoch e of W trains at lr e / (W + 1); 0 = none (fewer than max_epochs)",
+              low=0)
     yield Key("max_epochs", "integer", 5, "epochs to train", low=1, apps=both,
               app_defaults={BENCH: 3})
     yield Key("batch_size", "integer", 50, "mini-batch size; the last, smaller batch is kept",
@@ -245,6 +259,26 @@ def _keys() -> Iterator[Key]:
               choices=DTYPES, apps=both)
     yield Key("val_fraction", "number", 0.0, "fraction of the training set held out (seeded, "
               "stratified) for validation; 0 = none", low=0, high=1, high_open=True)
+    yield Key("early_stopping.patience", "integer", None, "stop when the validation accuracy "
+              "(the loss, for a task without accuracy) has not improved by min_delta for this "
+              "many epochs; needs val_fraction > 0; null: train all max_epochs", low=1,
+              nullable=True)
+    yield Key("early_stopping.min_delta", "number", 1e-4, "an epoch improves when its "
+              "validation score is at least the best so far plus this (scikit-learn's tol)",
+              low=0)
+    yield Key("early_stopping.restore_best", "boolean", True, "after stopping, keep the best "
+              "epoch's weights (model.npz, metrics.json); false: the last epoch's")
+    yield Key("dropout.hidden", "number", 0.0, "inverted dropout in training: the probability "
+              "that each hidden unit's output is dropped (kept ones scaled by 1/(1-p)); 0 = none; "
+              "not with backend=sklearn", low=0, high=1, high_open=True)
+    yield Key("dropout.input", "number", 0.0, "the same for the inputs (the pixels); 0 = none",
+              low=0, high=1, high_open=True)
+    yield Key("max_norm", "number", None, "after every update, each hidden unit's incoming "
+              "weight vector is scaled down to at most this L2 norm; null = unbounded; not with "
+              "backend=sklearn", low=0, low_open=True, nullable=True)
+    yield Key("augment.shift", "integer", 0, "train every epoch on copies of the images shifted "
+              "by up to this many pixels each way (uniform, seeded, zero padding); image datasets "
+              "only, never the validation or test set; 0 = none", low=0, high=27)
     # --- what a run shows, writes and returns ------------------------------------------------
     yield Key("progress", "boolean", True, "show a progress bar on stderr while training")
     yield Key("plot", "boolean", True, "write curves.png (and an autoencoder's "
@@ -252,8 +286,8 @@ def _keys() -> Iterator[Key]:
     yield Key("objective", "choice", "auto", "what a run returns to a sweeper, on the validation "
               "set (else the training set), never the test set; auto: val_acc, or val_loss "
               "without accuracy", choices=("auto", *OBJECTIVES))
-    yield Key("resume", "path", None, "a run directory to go on with from its last checkpoint",
-              nullable=True)
+    yield Key("resume", "path", None, "a run directory to go on with from its last checkpoint; "
+              "with -m, a sweep directory to continue", nullable=True)
     yield Key("checkpoint.every_s", "number", 5.0, "write checkpoint.npz after an epoch only "
               "when the last one is this many seconds old (the first epoch's, the last epoch's and "
               "one when a signal stops the run are always written); 0 = after every epoch",
@@ -271,7 +305,7 @@ def _keys() -> Iterator[Key]:
               "the default ($FCNN_DATA_DIR or the user cache)", nullable=True, group="dataset",
               apps=both)
     yield Key("dataset.classes", "classes", None, "keep only these classes, relabelled in this "
-              "order, e.g. [3,8]; null keeps them all", nullable=True, group="dataset")
+              "order, e.g. [3,8]; null keeps them all", nullable=True, group="dataset", apps=both)
     yield Key("task.name", "choice", "classify", "what the net is trained for: classify, logreg "
               "(two classes), autoencoder", choices=TASKS, group="task")
     yield Key("optimizer.name", "choice", "sgd", "sgd (with optimizer.momentum, "
@@ -320,6 +354,9 @@ def _keys() -> Iterator[Key]:
               low=16, apps=(BENCH,))
     yield Key("floor_repeats", "integer", 7, "products per floor measurement; the best counts",
               low=1, apps=(BENCH,))
+    yield Key("profile", "boolean", False, "after the timing, break one mini-batch step of each "
+              "backend down into its parts (products, elementwise work, update, gather, the rest)",
+              apps=(BENCH,))
 
 
 KEYS: dict[str, Key] = {key.name: key for key in _keys()}

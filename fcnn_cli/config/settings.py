@@ -32,6 +32,27 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """The learning rate per epoch (fcnn_cli.core.schedules); exponential uses `annealing`."""
+
+    name: str = "exponential"
+    every: int = 10
+    factor: float = 0.5
+    min_lr: float = 0.0
+    warmup_epochs: int = 0
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSettings:
+    """early_stopping.*: stop after `patience` epochs without improving the validation score
+    by `min_delta` (fcnn_cli.training.early_stopping)."""
+
+    patience: int
+    min_delta: float = 1e-4
+    restore_best: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """What one training run needs, checked."""
 
@@ -62,3 +83,14 @@ class Settings:
     resume: str | None = None
     #: checkpoint.every_s: the least seconds between two checkpoints (0: after every epoch)
     checkpoint_every_s: float = 5.0
+    #: schedule.*: the learning rate of each epoch
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    #: early_stopping.*, None when early_stopping.patience is null (off)
+    early_stopping: EarlyStoppingSettings | None = None
+    #: augment.shift: train each epoch on the images shifted by up to this many pixels (0: none)
+    augment_shift: int = 0
+    #: dropout.hidden and dropout.input: inverted dropout rates in training (0: none)
+    dropout_hidden: float = 0.0
+    dropout_input: float = 0.0
+    #: max_norm: each hidden unit's incoming weights kept to this L2 norm (None: unbounded)
+    max_norm: float | None = None

@@ -8,7 +8,13 @@ from typing import Any
 from fcnn_cli.config import memory
 from fcnn_cli.config.backends import BACKENDS, gpu_backends
 from fcnn_cli.config.schema import KEYS, TRAIN, Key
-from fcnn_cli.config.settings import OptimizerSettings, ProbeSettings, Settings
+from fcnn_cli.config.settings import (
+    EarlyStoppingSettings,
+    OptimizerSettings,
+    ProbeSettings,
+    ScheduleSettings,
+    Settings,
+)
 from fcnn_cli.config.suggest import check_known
 from fcnn_cli.data.dataset import IN_MEMORY, SHAPES, Shape
 from fcnn_cli.errors import UsageError
@@ -58,6 +64,58 @@ def _probe(cfg: Any) -> ProbeSettings | None:
     return ProbeSettings(layer=layer, classes=classes, **{
         field: value(cfg, f"probe.{field}")
         for field in ("lr", "annealing", "max_epochs", "batch_size")})
+
+
+def _schedule(cfg: Any, lr: float, max_epochs: int) -> ScheduleSettings:
+    schedule = ScheduleSettings(**{
+        field: value(cfg, f"schedule.{field}")
+        for field in ("name", "every", "factor", "min_lr", "warmup_epochs")})
+    if schedule.warmup_epochs >= max_epochs:
+        raise UsageError("schedule.warmup_epochs", f"must be below max_epochs ({max_epochs}), "
+                                                   f"or no epoch follows the schedule; got "
+                                                   f"{schedule.warmup_epochs}")
+    if schedule.name == "cosine" and schedule.min_lr >= lr:
+        raise UsageError("schedule.min_lr", f"the cosine schedule falls from lr ({lr:g}) to "
+                                            f"min_lr: it must be below lr; got {schedule.min_lr:g}")
+    return schedule
+
+
+def _early_stopping(cfg: Any, val_fraction: float) -> EarlyStoppingSettings | None:
+    # Every key checked, also while early stopping is off: a bad value is never silently kept.
+    patience, min_delta, restore_best = (value(cfg, f"early_stopping.{name}")
+                                         for name in ("patience", "min_delta", "restore_best"))
+    if patience is None:
+        return None
+    if val_fraction == 0:
+        raise UsageError("early_stopping.patience", "early stopping watches the validation set: "
+                                                    "set val_fraction > 0 too (e.g. 0.1)")
+    return EarlyStoppingSettings(patience, min_delta, restore_best)
+
+
+def _augment_shift(cfg: Any, dataset: str) -> int:
+    shift = value(cfg, "augment.shift")
+    image = SHAPES[dataset].image if dataset in SHAPES else ()
+    if shift and not image:
+        raise UsageError("augment.shift", f"shifts images: the data of dataset={dataset} are not "
+                                          "images (augment.shift=0)")
+    if shift >= min(image or (1,)):
+        raise UsageError("augment.shift", f"must be below the image's side ({min(image)} pixels "
+                                          f"for dataset={dataset}); got {shift}")
+    return shift
+
+
+def _regularizers(cfg: Any, backend: str) -> dict[str, Any]:
+    """dropout.hidden, dropout.input and max_norm, on a backend that has them."""
+    found = {"dropout_hidden": value(cfg, "dropout.hidden"),
+             "dropout_input": value(cfg, "dropout.input"), "max_norm": value(cfg, "max_norm")}
+    if not BACKENDS[backend].regularizers:
+        for field, name in (("dropout_hidden", "dropout.hidden"), ("dropout_input", "dropout.input"),
+                            ("max_norm", "max_norm")):
+            if found[field]:
+                others = ", ".join(n for n, spec in BACKENDS.items() if spec.regularizers)
+                raise UsageError(name, f"backend={backend} has no dropout or max-norm "
+                                       f"(scikit-learn's MLPs have neither): use {others}")
+    return found
 
 
 def check_device(device: Any, backend: str) -> str:
@@ -113,6 +171,8 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
     optimizer = _optimizer(cfg, backend)
     task = value(cfg, "task.name", label="task")
     batch_size = value(cfg, "batch_size")
+    lr, max_epochs = value(cfg, "lr"), value(cfg, "max_epochs")
+    schedule = _schedule(cfg, lr, max_epochs)
     _sklearn_logreg(backend, task, batch_size, optimizer)
     probe = _probe(cfg)
     objective = value(cfg, "objective")
@@ -125,8 +185,8 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
     settings = Settings(
         backend=backend, dataset=dataset, dataset_path=dataset_path,
         struct=value(cfg, "struct"), activation=value(cfg, "activation"),
-        init_range=value(cfg, "init_range"), lr=value(cfg, "lr"), annealing=value(cfg, "annealing"),
-        max_epochs=value(cfg, "max_epochs"), batch_size=batch_size, seed=value(cfg, "seed"),
+        init_range=value(cfg, "init_range"), lr=lr, annealing=value(cfg, "annealing"),
+        max_epochs=max_epochs, batch_size=batch_size, seed=value(cfg, "seed"),
         dtype=value(cfg, "dtype"),
         device=check_device("cpu" if device is _MISSING else device, backend),
         val_fraction=value(cfg, "val_fraction"), optimizer=optimizer,
@@ -134,6 +194,8 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         backend_options={k: v for k, v in dict(backend_cfg).items() if k != "name"},
         task=task, classes=classes, probe=probe, objective=objective,
         resume=value(cfg, "resume"), checkpoint_every_s=value(cfg, "checkpoint.every_s"),
+        schedule=schedule, early_stopping=_early_stopping(cfg, value(cfg, "val_fraction")),
+        augment_shift=_augment_shift(cfg, dataset), **_regularizers(cfg, backend),
     )
     check_memory(settings, data_shape)
     return settings

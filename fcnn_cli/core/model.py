@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from fcnn_cli.core import regularize
+from fcnn_cli.core.regularize import Dropout
+
 #: A net's parameters: (W, b) per layer, input side first, as numpy or JAX arrays.
 Params = list[tuple[Any, Any]]
 
@@ -60,30 +63,38 @@ def activation_derivative(xp: Any, name: str, z: Any) -> Any:
     return ACTIVATIONS[name][1](xp, z)
 
 
-def layer_outputs(xp: Any, params: Params, x: Any, activation: str = "relu") -> Iterator[Any]:
+def layer_outputs(xp: Any, params: Params, x: Any, activation: str = "relu",
+                  dropout: Dropout | None = None) -> Iterator[Any]:
     """Each layer's output in turn: the hidden layers Z1 .. Z(L-1), then the output logits.
 
     The one forward pass: `forward`, `logits` and `hidden` take what they need from it, and a
     caller that stops early (a probe reading hidden layer K) never computes the layers above.
+    `dropout` (training only): per layer, None or the (keep flags, scale) its input goes
+    through (`fcnn_cli.core.regularize`); the outputs yielded are before it.
     """
     z = x
     last = len(params) - 1
     for layer, (w, b) in enumerate(params):
+        if dropout is not None and dropout[layer] is not None:
+            z = regularize.dropout(xp, z, *dropout[layer])
         z = z @ w + b
         if layer < last:
             z = activate(xp, activation, z)
         yield z
 
 
-def forward(xp: Any, params: Params, x: Any, activation: str = "relu") -> list[Any]:
-    """All layer outputs [Z0 = x, Z1, ..., Z(L-1)] and, last, the output logits."""
-    return [x, *layer_outputs(xp, params, x, activation)]
+def forward(xp: Any, params: Params, x: Any, activation: str = "relu",
+            dropout: Dropout | None = None) -> list[Any]:
+    """All layer outputs [Z0 = x, Z1, ..., Z(L-1)] and, last, the output logits (each before
+    the dropout of the layer above)."""
+    return [x, *layer_outputs(xp, params, x, activation, dropout)]
 
 
-def logits(xp: Any, params: Params, x: Any, activation: str = "relu") -> Any:
+def logits(xp: Any, params: Params, x: Any, activation: str = "relu",
+           dropout: Dropout | None = None) -> Any:
     """The output layer's pre-activation (the task's output function is applied on top)."""
     # Each layer's output is dropped as soon as the next one exists.
-    return deque(layer_outputs(xp, params, x, activation), maxlen=1)[0]
+    return deque(layer_outputs(xp, params, x, activation, dropout), maxlen=1)[0]
 
 
 def hidden(xp: Any, params: Params, x: Any, layer: int, activation: str = "relu") -> Any:
@@ -106,7 +117,8 @@ def softmax(xp: Any, a: Any) -> Any:
 
 
 def backward(
-    xp: Any, params: Params, zs: Sequence[Any], err: Any, activation: str = "relu"
+    xp: Any, params: Params, zs: Sequence[Any], err: Any, activation: str = "relu",
+    dropout: Dropout | None = None,
 ) -> list[tuple[Any, Any]]:
     """Gradients by error back-propagation in matrix form, from the output error `err`.
 
@@ -116,11 +128,20 @@ def backward(
     (y - T) / B, as in scikit-learn's `_backprop` (`fcnn_cli.core.tasks`). From the top:
     dW = Z(l-1)^T E, db = sum(E), then E = (E W^T) * f'(Z(l-1)). The input layer's error is
     never needed, so it is not formed.
+
+    With `dropout` (the masks of the forward pass), a layer whose input H = D(Z) went through
+    dropout D (keep flags and scale) takes dW = H^T E, and the error reaching Z goes back
+    through the same D: E = D(E W^T) * f'(Z), f' of Z as it was before the mask.
     """
     grads = []
     for layer in range(len(params) - 1, -1, -1):
         z_in = zs[layer]
-        grads.append((z_in.T @ err, xp.sum(err, axis=0)))
+        drop = None if dropout is None else dropout[layer]
+        h_in = z_in if drop is None else regularize.dropout(xp, z_in, *drop)
+        grads.append((h_in.T @ err, xp.sum(err, axis=0)))
         if layer > 0:
-            err = (err @ params[layer][0].T) * activation_derivative(xp, activation, z_in)
+            err = err @ params[layer][0].T
+            if drop is not None:
+                err = regularize.dropout(xp, err, *drop)
+            err = err * activation_derivative(xp, activation, z_in)
     return grads[::-1]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from fcnn_cli.core import model
+from fcnn_cli.core.regularize import Dropout
 from fcnn_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -114,15 +115,18 @@ class Task:
         """(summed loss, number correct or None) of the rows `x`, `y` whose logits are `a`."""
         return self.loss_sum(xp, a, self.targets(xp, x, y)), self.correct(xp, a, y)
 
-    def mean_loss(self, xp: Any, params: model.Params, x: Any, t: Any, activation: str) -> Any:
-        """The batch loss as a function of the parameters: what `jax.grad` differentiates."""
-        return self.loss(xp, model.logits(xp, params, x, activation), t)
+    def mean_loss(self, xp: Any, params: model.Params, x: Any, t: Any, activation: str,
+                  dropout: Dropout | None = None) -> Any:
+        """The batch loss as a function of the parameters: what `jax.grad` differentiates.
+        `dropout`: the batch's masks (training with dropout), per layer as `model.forward`."""
+        return self.loss(xp, model.logits(xp, params, x, activation, dropout), t)
 
-    def gradients(self, xp: Any, params: model.Params, x: Any, t: Any, activation: str) -> Any:
+    def gradients(self, xp: Any, params: model.Params, x: Any, t: Any, activation: str,
+                  dropout: Dropout | None = None) -> Any:
         """d(mean_loss)/d(params) by hand-written back-propagation of the output error."""
-        zs = model.forward(xp, params, x, activation)
+        zs = model.forward(xp, params, x, activation, dropout)
         return model.backward(xp, params, zs, self.output_error(xp, zs[-1], t) / x.shape[0],
-                              activation)
+                              activation, dropout)
 
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:

@@ -91,7 +91,7 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str], display: Display) ->
     backend.predict(data.x_test)
     predict_seconds = time.perf_counter() - start
 
-    last = history.last
+    last = history.kept  # the best epoch's record when early stopping restored its weights
     metrics: dict[str, Any] = {
         "backend": s.backend,
         "device": backend.device,
@@ -123,6 +123,8 @@ def _train(cfg: Any, out: RunDir, overrides: Sequence[str], display: Display) ->
         "predict_seconds": predict_seconds,
         "checkpoint_seconds": checkpointer.seconds,
         "resumed_from_epoch": None if saved is None else saved.epoch,
+        # with early stopping: the best epoch, whether and why training stopped early
+        "early_stopping": history.stop,
         "versions": record.versions(),
     }
     params = backend.get_params()

@@ -14,6 +14,8 @@ allow_pickle=False)` reads it):
     history             str (JSON), every epoch's curves so far and the training seconds
     run                 str (JSON), what the run must share with the one resuming it: backend,
                         task, data, architecture, dtype, seed, batch size, optimizer, ...
+    early_stopping      str (JSON), only with early stopping: its count, best score and epoch
+    best_W0, best_b0..  only with early stopping's restore_best: the best epoch's parameters
 
 The parameters, the optimizer's buffers, the generator's state and the learning rate are saved
 bit for bit, so a resumed run trains the very epochs the uninterrupted run would have.
@@ -33,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcnn_cli import atomic
+from fcnn_cli.config.settings import ScheduleSettings
 from fcnn_cli.core import optim
-from fcnn_cli.training import loop
+from fcnn_cli.training import early_stopping, loop
 
 if TYPE_CHECKING:
     from fcnn_cli.backends.base import Backend, Params
@@ -46,6 +49,9 @@ FORMAT_VERSION = 1
 FORMAT, EPOCH, LR = "format_version", "epoch", "lr"
 BATCH_ORDER, HISTORY, RUN = "batch_order_state", "history", "run"
 META = (FORMAT, EPOCH, LR, BATCH_ORDER, HISTORY, RUN)
+# Written with early stopping only: its state (JSON), and the best epoch's weights as
+# best_W0, best_b0, ... (no dot in the names: dotted names are the optimizer's).
+EARLY, BEST = "early_stopping", "best_"
 
 
 class CheckpointError(ValueError):
@@ -63,6 +69,9 @@ class Checkpoint:
     batch_order_state: dict[str, Any]
     history: loop.History
     run: dict[str, Any]
+    #: early stopping's state and best weights (None: the run has no early stopping)
+    early: dict[str, Any] | None = None
+    best_params: Params | None = None
 
 
 def run_record(settings: Settings, data: Dataset) -> dict[str, Any]:
@@ -77,7 +86,14 @@ def run_record(settings: Settings, data: Dataset) -> dict[str, Any]:
         "activation": settings.activation, "dtype": settings.dtype, "seed": settings.seed,
         "init_range": settings.init_range, "lr": settings.lr, "annealing": settings.annealing,
         "batch_size": settings.batch_size, "optimizer": asdict(settings.optimizer),
+        "schedule": asdict(settings.schedule),
+        "early_stopping": None if settings.early_stopping is None else asdict(settings.early_stopping),
     }
+
+
+#: The run record's keys that checkpoints of older fcnn versions lack, with the value that such
+#: a run had: it trained the same way, and may be resumed.
+LEGACY = {"schedule": asdict(ScheduleSettings()), "early_stopping": None}
 
 
 def _text(value: Any) -> np.ndarray:
@@ -100,6 +116,10 @@ def arrays(backend: Backend, state: loop.LoopState, run: dict[str, Any]) -> dict
     out[HISTORY] = _text({"records": state.history.rows(),
                           "fit_seconds": state.history.fit_seconds})
     out[RUN] = _text(run)
+    if state.early is not None:  # only with early stopping: older readers never see these
+        out[EARLY] = _text(state.early.state())
+        for i, (w, b) in enumerate(state.early.best_params or ()):
+            out[f"{BEST}W{i}"], out[f"{BEST}b{i}"] = np.asarray(w), np.asarray(b)
     return out
 
 
@@ -135,7 +155,7 @@ def _parse(found: dict[str, np.ndarray]) -> Checkpoint:
         raise CheckpointError(f"format version {version} was written by a newer fcnn; this one "
                               f"reads versions up to {FORMAT_VERSION}: upgrade fcnn")
     epoch, lr = _scalar(found, EPOCH, int), _scalar(found, LR, float)
-    if epoch < 1 or not math.isfinite(lr) or lr <= 0:
+    if epoch < 1 or not math.isfinite(lr) or lr < 0:  # 0: a cosine schedule's end
         raise CheckpointError(f"epoch {epoch}, lr {lr}")
     n_layers = sum(1 for name in found if name.startswith("W") and name[1:].isdigit())
     try:
@@ -157,8 +177,18 @@ def _parse(found: dict[str, np.ndarray]) -> Checkpoint:
         raise CheckpointError(f"its history cannot be read: {_one_line(err)}") from None
     if len(records) != epoch or [r.epoch for r in records] != list(range(1, epoch + 1)):
         raise CheckpointError(f"its history holds {len(records)} epochs, not {epoch}")
+    early, best = None, None
+    if EARLY in found:
+        early = _json(found, EARLY, dict)
+        if not {"best_score", "best_epoch", "wait", "reason"} <= set(early):
+            raise CheckpointError(f"{EARLY} lacks part of its state")
+        n_best = sum(1 for name in found if name.startswith(f"{BEST}W"))
+        try:
+            best = [(found[f"{BEST}W{i}"], found[f"{BEST}b{i}"]) for i in range(n_best)] or None
+        except KeyError as err:
+            raise CheckpointError(f"its best weights are incomplete: {_one_line(err)}") from None
     return Checkpoint(epoch, lr, params, opt_state, batch_order,
-                      loop.History(records=records, fit_seconds=fit_seconds), run)
+                      loop.History(records=records, fit_seconds=fit_seconds), run, early, best)
 
 
 def _scalar(found: dict[str, np.ndarray], name: str, kind: type) -> Any:
@@ -190,8 +220,8 @@ def differences(checkpoint: Checkpoint, run: dict[str, Any]) -> list[str]:
     """How the run that wrote `checkpoint` differs from `run` (a `run_record`): 'key: saved X,
     now Y' for each key."""
     saved = checkpoint.run
-    return [f"{key}: saved {saved.get(key)!r}, now {value!r}" for key, value in run.items()
-            if saved.get(key) != value]
+    return [f"{key}: saved {saved.get(key, LEGACY.get(key))!r}, now {value!r}"
+            for key, value in run.items() if saved.get(key, LEGACY.get(key)) != value]
 
 
 def restore(checkpoint: Checkpoint, backend: Backend, settings: Settings) -> loop.LoopState:
@@ -201,9 +231,12 @@ def restore(checkpoint: Checkpoint, backend: Backend, settings: Settings) -> loo
         backend.set_state(checkpoint.params, checkpoint.opt_state)
         rng = loop.batch_rng(settings.seed)
         rng.bit_generator.state = checkpoint.batch_order_state
+        early = early_stopping.create(settings.early_stopping, backend.task)
+        if early is not None and checkpoint.early is not None:
+            early.load(checkpoint.early, checkpoint.best_params)
     except (ValueError, TypeError, KeyError) as err:
         raise CheckpointError(f"the checkpoint does not fit this run's model: {_one_line(err)}") from None
-    return loop.LoopState(checkpoint.history, checkpoint.lr, rng)
+    return loop.LoopState(checkpoint.history, checkpoint.lr, rng, early)
 
 
 class Checkpointer:

@@ -35,7 +35,9 @@ def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
                    else f"setting up the {s.backend} backend")
     backend = backends.create(s, data)
     state = checkpoint.restore(resume, backend, s) if resume is not None else None
-    callbacks = [*callbacks, LrFloor(s)]  # a warning when annealing has stopped training
+    # A warning when annealing has stopped training (the other schedules' rates are planned).
+    floor = [LrFloor(s)] if s.schedule.name == "exponential" else []
+    callbacks = [*callbacks, *floor]
     return backend, loop.run(backend, s, callbacks, state=state, stop=stop, display=display)
 
 

@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from fcnn_cli.core import augment, regularize, schedules
+from fcnn_cli.data.dataset import SHAPES
+
 if TYPE_CHECKING:
     from fcnn_cli.backends.base import Backend
     from fcnn_cli.config.settings import Settings
+    from fcnn_cli.training.early_stopping import EarlyStopping
     from fcnn_cli.training.progress import Display, EpochBar
 
 
@@ -41,10 +45,20 @@ class History:
     records: list[EpochRecord] = field(default_factory=list)
     status: str = "completed"
     fit_seconds: float = 0.0
+    #: with early stopping, what metrics.json says of it (EarlyStopping.finish); else None
+    stop: dict | None = None
 
     @property
     def last(self) -> EpochRecord:
         return self.records[-1]
+
+    @property
+    def kept(self) -> EpochRecord:
+        """The record of the weights the run ends with: the best epoch's, when early stopping
+        restored them, else the last."""
+        if self.stop is not None and self.stop["restored_best"]:
+            return self.records[self.stop["best_epoch"] - 1]
+        return self.last
 
     def rows(self) -> list[dict]:
         return [asdict(r) for r in self.records]
@@ -74,11 +88,14 @@ def batch_rng(seed: int) -> np.random.Generator:
 class LoopState:
     """Where training stands between two epochs, besides the backend's weights and optimizer
     state: the curves so far, the next epoch's learning rate, and the generator that draws each
-    epoch's batch order. A checkpoint saves it; a resumed run starts from the saved one."""
+    epoch's batch order. A checkpoint saves it; a resumed run starts from the saved one. (The
+    rate is recorded, not read: every epoch's rate is `schedules.rate` of its number.)"""
 
     history: History
     lr: float
     rng: np.random.Generator
+    #: early stopping's count and best weights (fcnn_cli.training.early_stopping); None: off
+    early: EarlyStopping | None = None
 
     @property
     def epoch(self) -> int:
@@ -120,9 +137,12 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
     status "interrupted". `display`: where the progress bar goes (fcnn_cli.training.progress);
     by default stderr, when `settings.progress`.
     """
+    from fcnn_cli.training import early_stopping
     from fcnn_cli.training.progress import Display, EpochBar
 
     state = start(settings) if state is None else state
+    if state.early is None:
+        state.early = early_stopping.create(settings.early_stopping, backend.task)
     history = state.history
     history.status = "completed"
     has_val, has_test = backend.data.has_val, backend.data.has_test
@@ -144,6 +164,10 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
     for callback in callbacks:
         if hasattr(callback, "on_train_end"):
             callback.on_train_end(history)
+    if state.early is not None and history.records:
+        # After the callbacks: the last checkpoint holds the last epoch's weights, from which a
+        # resumed run goes on; the best epoch's are what the run ends with.
+        history.stop = state.early.finish(backend, state.epoch)
     return history
 
 
@@ -151,12 +175,24 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
             state: LoopState, stop: Callable[[], bool] | None, bar: EpochBar, has_val: bool,
             has_test: bool) -> None:
     history = state.history
+    shifted = None  # augment.shift: the epoch's shifted training images, one buffer reused
     for epoch in range(state.epoch + 1, settings.max_epochs + 1):
+        if state.early is not None and state.early.reason is not None:
+            break  # a resumed run that had stopped early stays stopped
         if stop is not None and stop():
             history.status = "interrupted"
             break
         order = state.rng.permutation(backend.data.n_train)
-        lr = state.lr
+        lr = schedules.rate(settings, epoch)
+        if settings.augment_shift:
+            shifted = augment.shifted_training_set(
+                backend.data.x_train, SHAPES[settings.dataset].image, settings.seed, epoch,
+                settings.augment_shift, out=shifted)
+            backend.set_train_inputs(shifted)
+        if backend.dropout_scales is not None:  # the epoch's masks, the same on every backend
+            backend.set_dropout_masks(regularize.draw_masks(
+                settings.seed, epoch, backend.data.n_train, backend.task.sizes(),
+                backend.dropout_rates))
         bar.epoch_started()
         start_time = time.perf_counter()
         backend.train_epoch(order, lr)
@@ -172,10 +208,14 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
         history.records.append(record)
         diverged = not math.isfinite(train_loss)
         if not diverged:
-            state.lr = lr * settings.annealing
+            state.lr = schedules.rate(settings, epoch + 1)  # what the checkpoint records
+            if state.early is not None:  # before the callbacks: a checkpoint holds its count
+                state.early.update(epoch, getattr(record, state.early.metric), backend)
         for callback in callbacks:
             callback.on_epoch_end(record)
         bar.epoch_ended(_stats(record, backend.task.curve_columns))
         if diverged:
             history.status = "diverged"
             break
+        if state.early is not None and state.early.reason is not None:
+            break  # early stopping: status stays "completed"

@@ -1,0 +1,157 @@
+"""Dropout and max-norm (fcnn_cli.core.regularize): the hand-written backward pass with fixed
+masks against finite differences and jax.grad, numpy, jax and jax-grad agreeing in float64 on
+the same masks, masks seeded per epoch and used in training only, max-norm's bound after every
+update, sklearn and bad values refused in one line, and bitwise resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradcheck import numerical_derivative
+from resume_helpers import resume_every_epoch
+
+from fcnn_cli import backends
+from fcnn_cli.config.validate import from_config
+from fcnn_cli.core import model, regularize
+from fcnn_cli.core.tasks import Autoencoder, Classify
+from fcnn_cli.data import datasets
+from fcnn_cli.errors import UsageError
+from fcnn_cli.training import loop
+
+
+def _settings(backend: str = "numpy", **config):
+    return from_config({"backend": {"name": backend}, "dataset": {"name": "digits"},
+                        "struct": [16, 8], "batch_size": 32, "seed": 3, "max_epochs": 2,
+                        "lr": 0.1, "dtype": "float64", "progress": False,
+                        "dropout": {"hidden": 0.3, "input": 0.2}, **config})
+
+
+def _problem(task, struct, p_input=0.25, p_hidden=0.5, seed=0, n=7):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, task.n_inputs))
+    y = rng.integers(0, max(task.n_outputs, 2), size=n)
+    sizes = task.sizes()
+    params = model.init_params(sizes, seed=seed, dtype="float64")
+    params = [(w, rng.normal(scale=0.1, size=b.shape)) for w, b in params]
+    rates = regularize.layer_rates(len(sizes) - 1, p_input, p_hidden)
+    keeps = regularize.draw_masks(seed, 1, n, sizes, rates)
+    dropout = [None if k is None else (k, regularize.scale(p)) for k, p in zip(keeps, rates, strict=True)]
+    return params, x, task.targets(np, x, y), dropout
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("task", [Classify(5, 3, (6, 4)), Autoencoder(5, 5, (4, 2))],
+                         ids=["classify", "autoencoder"])
+def test_backward_with_fixed_masks_matches_finite_differences_and_jax_grad(task, activation):
+    import jax
+
+    from fcnn_cli.backends.jax_backend import JaxBackend
+    from fcnn_cli.backends.jax_grad_backend import JaxGradBackend
+
+    params, x, t, dropout = _problem(task, task.struct)
+    assert any(d is not None and not d[0].all() for d in dropout)  # something is dropped
+    hand = task.gradients(np, params, x, t, activation, dropout)
+    loss = lambda: task.mean_loss(np, params, x, t, activation, dropout)  # noqa: E731
+    rng = np.random.default_rng(1)
+    for (w, b), (dw, db) in zip(params, hand, strict=True):
+        for array, grad in ((w, dw), (b, db)):
+            for _ in range(6):
+                index = tuple(rng.integers(0, s) for s in array.shape)
+                assert grad[index] == pytest.approx(numerical_derivative(loss, array, index),
+                                                    rel=1e-5, abs=1e-8)
+    with jax.enable_x64(True):
+        for backend in (JaxBackend, JaxGradBackend):
+            grads = backend.gradients(task, params, x, t, activation, dropout)
+            for (dw, db), (gw, gb) in zip(hand, grads, strict=True):
+                np.testing.assert_allclose(np.asarray(gw), dw, rtol=1e-10, atol=1e-13)
+                np.testing.assert_allclose(np.asarray(gb), db, rtol=1e-10, atol=1e-13)
+
+
+def test_masks_are_seeded_per_epoch_at_the_rate_with_the_exact_scale():
+    a = regularize.draw_masks(3, 1, 2000, [100, 50, 10], [0.2, 0.5])
+    b = regularize.draw_masks(3, 1, 2000, [100, 50, 10], [0.2, 0.5])
+    assert all((x == y).all() for x, y in zip(a, b, strict=True))
+    assert not (a[0] == regularize.draw_masks(3, 2, 2000, [100, 50, 10], [0.2, 0.5])[0]).all()
+    assert a[0].shape == (2000, 100) and a[1].shape == (2000, 50) and len(a) == 2
+    assert abs(1 - a[0].mean() - 0.2) < 0.01 and abs(1 - a[1].mean() - 0.5) < 0.01
+    assert regularize.scale(0.5) == 2.0 and regularize.scale(0.25) == 4 / 3
+    assert regularize.draw_masks(3, 1, 10, [4, 3, 2], [0.0, 0.5])[0] is None
+
+
+@pytest.fixture(scope="module", params=["sgd", "adam"])
+def numpy_run(request):
+    opt = {"name": request.param} if request.param == "sgd" else {"name": "adam"}
+    config = {"optimizer": opt, "lr": 0.1 if request.param == "sgd" else 0.01, "max_norm": 1.0,
+              "activation": "tanh"}
+    s = _settings(**config)
+    backend = backends.create(s, datasets.load("digits", dtype="float64"))
+    history = loop.run(backend, s)
+    return config, backend, history
+
+
+@pytest.mark.parametrize("name", ["jax", "jax-grad"])
+def test_numpy_jax_and_jax_grad_agree_in_float64(name, numpy_run):
+    config, numpy_backend, numpy_history = numpy_run
+    s = _settings(name, **config)
+    backend = backends.create(s, datasets.load("digits", dtype="float64"))
+    history = loop.run(backend, s)
+    moved = 0.0
+    start = backend.initial_params()
+    for (w, b), (w0, b0), (wi, _) in zip(backend.get_params(), numpy_backend.get_params(), start,
+                                         strict=True):
+        np.testing.assert_allclose(w, w0, rtol=0, atol=1e-9 * np.abs(w0).max())
+        np.testing.assert_allclose(b, b0, rtol=0, atol=1e-9 * max(np.abs(b0).max(), 1e-3))
+        moved = max(moved, np.abs(w0 - wi).max())
+    assert moved > 1e-3
+    assert [r.train_acc for r in history.records] == [r.train_acc for r in numpy_history.records]
+
+
+def test_dropout_changes_training_but_not_scoring(numpy_run):
+    config, backend, history = numpy_run
+    x, y = backend.data.split("train")
+    logits = model.logits(np, backend.get_params(), x, "tanh")  # no masks
+    assert history.last.train_acc == np.mean(np.argmax(logits, axis=1) == y)
+    assert backend.evaluate("test") == backend.evaluate("test")  # deterministic
+    plain = _settings(**{**config, "dropout": {"hidden": 0.0, "input": 0.0}})
+    other = backends.create(plain, backend.data)
+    loop.run(other, plain)
+    assert not np.allclose(other.get_params()[0][0], backend.get_params()[0][0])
+
+
+def test_max_norm_bounds_every_hidden_units_incoming_weights(numpy_run):
+    _, backend, _ = numpy_run
+    *hidden, (w_out, _) = backend.get_params()
+    for w, _ in hidden:
+        assert np.linalg.norm(w, axis=0).max() <= 1.0 * (1 + 1e-12)
+    # The bound was reached, so it did something; the output layer is free.
+    assert np.linalg.norm(hidden[0][0], axis=0).max() > 1 - 1e-9
+    assert np.linalg.norm(w_out, axis=0).max() > 1.0
+    w = np.array([[3.0, 0.1], [4.0, 0.2]])
+    regularize.max_norm_inplace([(w, None), (np.ones((2, 2)), None)], 1.0)
+    assert np.allclose(w[:, 0], [0.6, 0.8]) and (w[:, 1] == [0.1, 0.2]).all()  # within: as is
+
+
+@pytest.mark.parametrize(("config", "key"), [
+    ({"dropout": {"hidden": 0.5}}, "dropout.hidden"), ({"dropout": {"input": 0.2}}, "dropout.input"),
+    ({"max_norm": 3.0}, "max_norm")])
+def test_sklearn_refuses_in_one_line(config, key):
+    with pytest.raises(UsageError) as err:
+        from_config({"backend": {"name": "sklearn"}, "dataset": {"name": "digits"}, **config})
+    assert key in str(err.value) and "sklearn" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("config", "key"), [
+    ({"dropout": {"hidden": 1.0}}, "dropout.hidden"), ({"dropout": {"hidden": -0.1}}, "dropout.hidden"),
+    ({"dropout": {"input": 1}}, "dropout.input"), ({"dropout": {"input": "half"}}, "dropout.input"),
+    ({"max_norm": 0}, "max_norm"), ({"max_norm": -2.0}, "max_norm"), ({"max_norm": "inf"}, "max_norm")])
+def test_bad_values_are_one_line(config, key):
+    with pytest.raises(UsageError) as err:
+        _settings(**config)
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "jax-grad"])
+def test_resume_is_bitwise(tmp_path, backend):
+    s = _settings(backend, dtype="float32", max_epochs=4, max_norm=2.0,
+                  optimizer={"name": "sgd", "momentum": 0.9})
+    resume_every_epoch(tmp_path, s, datasets.load("digits"))
