@@ -70,7 +70,7 @@ class QuietLibraries(Callback):
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         # Optuna attaches its own stderr handler at INFO when first imported ("A new study
         # created in memory ..."); set it before the sweeper imports it.
-        if "optuna" in str(config.hydra.sweeper.get("_target_", "")):
+        if "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower():
             import optuna
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -22,8 +22,10 @@ from test_slurm import NO_CLUSTER, _popen, _wait_for
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
               pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]
 
-# About 65 s of one core's training: longer than the first start of a job with a 2-minute limit
-# gets before its warning. annealing=1 keeps the rate from vanishing over 2000 epochs.
+# About 65 s of one core's training (more under load): a job with a 1-minute limit is warned 45 s
+# before it, about 15 s after it starts, so it is requeued at least once however fast the
+# machine is, and may be several times (max_num_timeout=10). annealing=1 keeps the rate from
+# vanishing over 2000 epochs.
 TRAINING = ("backend=numpy", "dataset=digits", "batch_size=16", "struct=[256,256]", "lr=0.01",
             "annealing=1", "max_epochs=2000", "progress=false", "plot=false")
 # The twin runs outside SLURM, where numpy's BLAS could use several threads (and another order of
@@ -52,8 +54,9 @@ def requeued(tmp_path_factory) -> dict:
                              f"hydra.run.dir={dirs['twin']}"], cwd=REPO,
                             env={**os.environ, **ONE_THREAD}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    timeout = _popen("train", "-m", "hydra/launcher=slurm", *TRAINING, "hydra.launcher.timeout_min=2",
-                     "hydra.launcher.signal_delay_s=30", f"hydra.sweep.dir={dirs['timeout']}")
+    timeout = _popen("train", "-m", "hydra/launcher=slurm", *TRAINING, "hydra.launcher.timeout_min=1",
+                     "hydra.launcher.signal_delay_s=45", "hydra.launcher.max_num_timeout=10",
+                     f"hydra.sweep.dir={dirs['timeout']}")
     requeue = _popen("train", "-m", "hydra/launcher=slurm", *TRAINING, "hydra.launcher.timeout_min=10",
                      f"hydra.sweep.dir={dirs['requeue']}")
     try:
