@@ -21,38 +21,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import REPO, read_metrics, run_fcnn
+from resume_helpers import assert_bitwise as _assert_bitwise
+from resume_helpers import curves as _curves
+from resume_helpers import settings as _settings
 
 from fcnn_cli.config.validate import from_config
 from fcnn_cli.data import datasets
-from fcnn_cli.training import checkpoint, loop
+from fcnn_cli.training import checkpoint
 
 # --- the settings and bitwise comparisons shared with tests/unit/test_checkpoint_resume.py ------
 
-OPTIMIZERS = {
-    "sgd": {"lr": 0.1, "optimizer": {"name": "sgd"}},
-    "nesterov": {"lr": 0.05, "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True,
-                                           "alpha": 1e-3}},
-    "adam": {"lr": 0.01, "optimizer": {"name": "adam"}},
-}
-EPOCHS = 4
 
 
-def _settings(backend: str, optimizer: str, **config):
-    return from_config({"backend": {"name": backend}, "dataset": {"name": "digits"},
-                        "struct": [12], "batch_size": 64, "max_epochs": EPOCHS,
-                        "annealing": 0.8, "seed": 3, **OPTIMIZERS[optimizer], **config})
-
-
-def _curves(history: loop.History) -> list[dict]:
-    """The curves without the timing column."""
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history.rows()]
-
-
-def _assert_bitwise(params, reference) -> None:
-    assert len(params) == len(reference)
-    for (w, b), (w0, b0) in zip(params, reference, strict=True):
-        assert w.dtype == w0.dtype and w.tobytes() == w0.tobytes()
-        assert b.dtype == b0.dtype and b.tobytes() == b0.tobytes()
 
 
 # --- real signals to real processes -------------------------------------------------------------

@@ -12,80 +12,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from resume_helpers import EPOCHS, resume_every_epoch
+from resume_helpers import settings as _settings
 
-from fcnn_cli.config.validate import from_config
 from fcnn_cli.data import datasets
 from fcnn_cli.training import checkpoint, loop
 
 # --- in process: every epoch's checkpoint, restored, trains on to the same end -----------------
 
-OPTIMIZERS = {
-    "sgd": {"lr": 0.1, "optimizer": {"name": "sgd"}},
-    "nesterov": {"lr": 0.05, "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True,
-                                           "alpha": 1e-3}},
-    "adam": {"lr": 0.01, "optimizer": {"name": "adam"}},
-}
-EPOCHS = 4
 
 
-def _settings(backend: str, optimizer: str, **config):
-    return from_config({"backend": {"name": backend}, "dataset": {"name": "digits"},
-                        "struct": [12], "batch_size": 64, "max_epochs": EPOCHS,
-                        "annealing": 0.8, "seed": 3, **OPTIMIZERS[optimizer], **config})
-
-
-class EveryEpoch:
-    """A callback that keeps a checkpoint of every epoch, in files epoch-<k>.npz."""
-
-    def __init__(self, directory: Path, run: dict) -> None:
-        self.directory, self.run = directory, run
-
-    def on_train_start(self, backend, state) -> None:
-        self.backend, self.state = backend, state
-
-    def on_epoch_end(self, record) -> None:
-        checkpoint.save(self.directory / f"epoch-{record.epoch}.npz", self.backend, self.state,
-                        self.run)
-
-
-def _curves(history: loop.History) -> list[dict]:
-    """The curves without the timing column."""
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in history.rows()]
-
-
-def _assert_bitwise(params, reference) -> None:
-    assert len(params) == len(reference)
-    for (w, b), (w0, b0) in zip(params, reference, strict=True):
-        assert w.dtype == w0.dtype and w.tobytes() == w0.tobytes()
-        assert b.dtype == b0.dtype and b.tobytes() == b0.tobytes()
 
 
 def _resume_every_epoch(tmp_path: Path, s, data) -> None:
-    """Train once, keeping every epoch's checkpoint; then, for every epoch k, restore the
-    checkpoint into a new backend and train on: each must end on the very parameters, optimizer
-    state and curves of the full run. (The JAX backends, which compile for a second or two, are
-    restored into the backend that trained: set_state must replace all of its state; the signal
-    tests restore them in a new process.)"""
-    from fcnn_cli import backends
-
-    backend = backends.create(s, data)
-    keeper = EveryEpoch(tmp_path, checkpoint.run_record(s, data))
-    reference = loop.run(backend, s, [keeper])
-    params, opt_state = backend.get_state()
+    """Every epoch's checkpoint, restored (into a new backend; the JAX backends, which compile
+    for a second or two, into the one that trained), trains on to the very end of the full run;
+    the signal tests restore them in a new process."""
+    reference = resume_every_epoch(tmp_path, s, data)
     assert reference.status == "completed" and len(reference.records) == EPOCHS
-    for k in range(1, EPOCHS):
-        if not s.backend.startswith("jax"):
-            backend = backends.create(s, data)
-        saved = checkpoint.load(tmp_path / f"epoch-{k}.npz")
-        assert saved.epoch == k and saved.history.rows() == reference.rows()[:k]
-        state = checkpoint.restore(saved, backend, s)
-        history = loop.run(backend, s, state=state)
-        assert _curves(history) == _curves(reference), f"resumed after epoch {k}"
-        resumed_params, resumed_opt = backend.get_state()
-        _assert_bitwise(resumed_params, params)
-        assert int(resumed_opt.step) == int(opt_state.step)
-        for name, pairs in opt_state.slots.items():
-            _assert_bitwise(resumed_opt.slots[name], pairs)
 
 
 @pytest.mark.parametrize(("backend", "optimizer"), [

@@ -7,6 +7,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn_oracle import assert_same_weights as _assert_same_weights
+from sklearn_oracle import fit_reference as _fit_reference
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets
@@ -27,23 +29,6 @@ def _train_in_process(**config):
     return loop.run(backend, settings), backend
 
 
-def _fit_reference(**kwargs):
-    """MLPClassifier.fit as the lab calls it, with our mapping written out by hand."""
-    from sklearn.neural_network import MLPClassifier
-
-    data = datasets.load("digits")
-    clf = MLPClassifier(random_state=1, tol=0.0, n_iter_no_change=1000, **kwargs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter reached, as intended
-        clf.fit(data.x_train, data.y_train)
-    return clf, data
-
-
-def _assert_same_weights(params, clf, atol=1e-5):
-    assert len(params) == len(clf.coefs_)
-    for (w, b), cw, cb in zip(params, clf.coefs_, clf.intercepts_, strict=True):
-        np.testing.assert_allclose(w, cw, atol=atol)
-        np.testing.assert_allclose(b, cb, atol=atol)
 
 
 def test_full_batch_adam_equals_mlpclassifier_fit():

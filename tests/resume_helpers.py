@@ -1,14 +1,31 @@
-"""Bitwise resume, in process, for the tests of schedules, early stopping, augmentation and
-dropout: train once keeping every epoch's checkpoint, then restore each into a backend and train
-on; every resumed run must end on the very parameters, optimizer state and curves of the
-uninterrupted one (what tests/cli/test_resume.py proves with real signals)."""
+"""Bitwise resume, shared by tests/unit/test_checkpoint_resume.py, tests/cli/test_resume.py and
+the tests of schedules, early stopping, augmentation and dropout: train once keeping every
+epoch's checkpoint, then restore each into a backend and train on; every resumed run must end on
+the very parameters, optimizer state and curves of the uninterrupted one (what
+tests/cli/test_resume.py proves with real signals)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from fcnn_cli import backends
+from fcnn_cli.config.validate import from_config
 from fcnn_cli.training import checkpoint, loop
+
+# The optimizers every resume test trains with, and a small digits net of EPOCHS epochs.
+OPTIMIZERS = {
+    "sgd": {"lr": 0.1, "optimizer": {"name": "sgd"}},
+    "nesterov": {"lr": 0.05, "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True,
+                                           "alpha": 1e-3}},
+    "adam": {"lr": 0.01, "optimizer": {"name": "adam"}},
+}
+EPOCHS = 4
+
+
+def settings(backend: str, optimizer: str, **config):
+    return from_config({"backend": {"name": backend}, "dataset": {"name": "digits"},
+                        "struct": [12], "batch_size": 64, "max_epochs": EPOCHS,
+                        "annealing": 0.8, "seed": 3, **OPTIMIZERS[optimizer], **config})
 
 
 class EveryEpoch:
