@@ -216,14 +216,17 @@ docs: $(STAMP) ## regenerate docs/reference/config.md from the settings schema a
 	$(BIN)/mkdocs build --strict --site-dir site
 
 # --- the best fully connected net (issue 21) -------------------------------------------------
-.PHONY: best
+.PHONY: best best-seeds
 # An Optuna search on the validation accuracy (conf/hparams_search/best.yaml: BEST_TRIALS trials
 # of BEST_EPOCHS epochs: the budget), its best trial written as experiments/$(BEST_NAME).yaml
 # with its provenance (scripts/best_recipe.py), that recipe trained over SEEDS on the full
 # training set, and `fcnn report --group-by seed`: mean ± std test accuracy.
 # BEST_ARGS go to the search, e.g. BEST_ARGS=augment.shift=0 for the pure net without shifts.
+# BEST_FINAL_EPOCHS: train the recipe this long (searched short, trained long; empty: as searched).
+# `make best-seeds SEED_ARGS=augment.shift=2` trains the written recipe again with other settings.
 BEST_TRIALS ?= 40
 BEST_EPOCHS ?= 30
+BEST_FINAL_EPOCHS ?=
 BEST_DATA   ?= mnist
 BEST_NAME   ?= best
 BEST_ARGS   ?=
@@ -231,7 +234,11 @@ BEST_DIR    ?= outputs/multirun/best-$(STAMP_NOW)
 best: $(STAMP) ## the best FC net: Optuna search (BEST_TRIALS x BEST_EPOCHS), recipe -> experiments/best.yaml, SEEDS, report
 	$(FCNN) train hparams_search=best dataset=$(BEST_DATA) max_epochs=$(BEST_EPOCHS) \
 		hydra.sweeper.n_trials=$(BEST_TRIALS) $(BEST_ARGS) hydra.sweep.dir=$(BEST_DIR)/search
-	$(BIN)/python scripts/best_recipe.py $(BEST_DIR)/search --out experiments/$(BEST_NAME).yaml
+	$(BIN)/python scripts/best_recipe.py $(BEST_DIR)/search --out experiments/$(BEST_NAME).yaml \
+		$(if $(BEST_FINAL_EPOCHS),--epochs $(BEST_FINAL_EPOCHS))
+	$(MAKE) --no-print-directory best-seeds BEST_NAME=$(BEST_NAME) BEST_DIR=$(BEST_DIR)
+
+best-seeds: $(STAMP) ## train experiments/$(BEST_NAME).yaml over SEEDS (SEED_ARGS: e.g. augment.shift=2), report mean ± std
 	$(FCNN) train -m experiment=$(BEST_NAME) seed=$(SEEDS) progress=false $(SEED_ARGS) \
 		hydra.sweep.dir=$(BEST_DIR)/seeds
 	$(FCNN) report $(BEST_DIR)/seeds --group-by seed

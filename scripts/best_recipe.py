@@ -1,12 +1,14 @@
 """Write `make best`'s recipe: the best trial of an Optuna search (conf/hparams_search/best.yaml)
 as an experiment config, with its provenance, for training over seeds on the full training set.
 
-    python scripts/best_recipe.py SEARCH_DIR [--out conf/experiment/best.yaml]
+    python scripts/best_recipe.py SEARCH_DIR [--out experiments/best.yaml] [--epochs N]
 
 The recipe is the search's fixed settings (the trial's own config: backend, dataset, epochs,
 ...) overridden by Optuna's best parameters, less what only the search needs (its validation
 split, the sweep). Its first lines say where it came from: the search directory, the best
 trial's number and directory, its validation accuracy, the number of trials, and when.
+`--epochs N` trains the recipe N epochs instead of the trial's (a search's trials are kept short
+to fit its budget); the provenance says so, and a schedule over max_epochs (cosine) stretches.
 """
 
 from __future__ import annotations
@@ -40,11 +42,14 @@ def best_trial(search: Path) -> tuple[Path, dict, dict]:
     return best[2], result, best[3]
 
 
-def recipe(search: Path, name: str = "best") -> str:
+def recipe(search: Path, name: str = "best", epochs: int | None = None) -> str:
     trial, result, metrics = best_trial(search)
     config = yaml.safe_load((trial / ".hydra" / "config.yaml").read_text())
     body = {"defaults": [{f"override /{g}": config[g]["name"]} for g in GROUPS if g in config]}
     body.update({k: config[k] for k in KEPT if k in config})
+    searched_epochs = body.get("max_epochs")
+    if epochs is not None:
+        body["max_epochs"] = epochs
     optimizer = {k: v for k, v in config.get("optimizer", {}).items() if k != "name"}
     body["optimizer"] = optimizer
     n_trials = len(list(search.glob("*/metrics.json")))
@@ -56,6 +61,8 @@ def recipe(search: Path, name: str = "best") -> str:
         f"#   best trial: {trial.name} ({trial}) of {n_trials}, val_acc {metrics['val_acc']:.4f}",
         f"#   Optuna best_value {result.get('best_value')}, best_params "
         f"{json.dumps(result.get('best_params', {}), sort_keys=True)}",
+        f"#   trials of {searched_epochs} epochs; the recipe trains {body.get('max_epochs')}"
+        + (" (--epochs)" if epochs is not None else ""),
         f"#   written {datetime.datetime.now().isoformat(timespec='seconds')}",
         f"# Train it over seeds on the full training set: fcnn train -m experiment={name} seed=1,2,3,4,5",
     ]
@@ -66,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("search", type=Path)
     parser.add_argument("--out", type=Path, default=Path("experiments/best.yaml"))
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="train the recipe this many epochs (default: the trials' own)")
     args = parser.parse_args(argv)
-    text = recipe(args.search, args.out.stem)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs: must be an integer >= 1; got {args.epochs}")
+    text = recipe(args.search, args.out.stem, args.epochs)
     args.out.write_text(text)
     print(f"recipe: {args.out}\n{text}", end="")
     return 0

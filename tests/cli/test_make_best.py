@@ -22,7 +22,7 @@ def test_make_best_on_digits(tmp_path):
     try:
         result = subprocess.run(
             ["make", "-o", ".venv/.installed", "best", "BEST_DATA=digits", "BEST_TRIALS=3",
-             "BEST_EPOCHS=2", f"BEST_NAME={name}", f"BEST_DIR={out}", "SEEDS=1,2",
+             "BEST_EPOCHS=2", "BEST_FINAL_EPOCHS=3", f"BEST_NAME={name}", f"BEST_DIR={out}", "SEEDS=1,2",
              "BEST_ARGS=backend=numpy hydra.sweeper.sampler.n_startup_trials=2",
              "SEED_ARGS=backend=numpy"],
             cwd=REPO, capture_output=True, text=True, timeout=1200)
@@ -32,7 +32,9 @@ def test_make_best_on_digits(tmp_path):
         assert f"search: {out / 'search'}" in text and "best trial: " in text
         body = yaml.safe_load(text)
         assert {"override /dataset": "digits"} in body["defaults"]
-        assert "val_fraction" not in body and body["max_epochs"] == 2
+        # Searched with 2-epoch trials, trained 3 epochs (BEST_FINAL_EPOCHS), and it says so.
+        assert "trials of 2 epochs; the recipe trains 3 (--epochs)" in text
+        assert "val_fraction" not in body and body["max_epochs"] == 3
         for key in ("struct", "lr", "dropout", "max_norm", "schedule", "augment"):
             assert key in body
         # The search saw the validation set only; the seeds trained on the full training set.
@@ -42,7 +44,7 @@ def test_make_best_on_digits(tmp_path):
         assert len(seeds) == 2
         for seed in seeds:
             s = from_config(yaml.safe_load(seed.read_text()))
-            assert s.val_fraction == 0.0 and s.dataset == "digits"
+            assert s.val_fraction == 0.0 and s.dataset == "digits" and s.max_epochs == 3
         assert "±" in result.stdout  # the report's mean ± std over the seeds
     finally:
         recipe.unlink(missing_ok=True)
