@@ -30,14 +30,26 @@ NESTED = {"backend": ("backend", "name"), "device": ("device", "name"),
           "optimizer": ("optimizer", "name"), "momentum": ("optimizer", "momentum"),
           "nesterov": ("optimizer", "nesterov"), "alpha": ("optimizer", "alpha"),
           "beta1": ("optimizer", "beta1"), "beta2": ("optimizer", "beta2"),
-          "epsilon": ("optimizer", "epsilon")}
+          "epsilon": ("optimizer", "epsilon"),
+          "dropout": ("dropout", "hidden"), "input_dropout": ("dropout", "input"),
+          "schedule": ("schedule", "name"), "schedule_every": ("schedule", "every"),
+          "schedule_factor": ("schedule", "factor"), "min_lr": ("schedule", "min_lr"),
+          "warmup_epochs": ("schedule", "warmup_epochs"),
+          "patience": ("early_stopping", "patience"),
+          "min_delta": ("early_stopping", "min_delta"),
+          "restore_best": ("early_stopping", "restore_best")}
 
 
 class FCNNClassifier(ClassifierMixin, BaseEstimator):
     """A fully connected network classifier trained by fcnn's backends (numpy, jax, jax-grad,
     sklearn), scikit-learn compatible.
 
-    Parameters are `fcnn train`'s config keys, with its defaults; see the README's config table.
+    Parameters are `fcnn train`'s config keys, with its defaults (docs/reference/config.md);
+    nested keys go flat: `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
+    `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
+    `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
+    early_stopping=True), `min_delta` (its tol) and `restore_best`. augment.shift is the CLI's
+    alone: the estimator's rows carry no image shape to shift.
     Inputs are used as given (scale them, e.g. in a Pipeline); labels may be any values.
 
     Attributes after `fit` (or `from_run`): `classes_`, `n_features_in_`, `loss_curve_`
@@ -52,6 +64,10 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                  momentum: float = 0.0, nesterov: bool = False, alpha: float = 0.0,
                  beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int = 1,
                  dtype: str = "float32", device: str = "cpu", val_fraction: float = 0.0,
+                 dropout: float = 0.0, input_dropout: float = 0.0, max_norm: float | None = None,
+                 schedule: str = "exponential", schedule_every: int = 10,
+                 schedule_factor: float = 0.5, min_lr: float = 0.0, warmup_epochs: int = 0,
+                 patience: int | None = None, min_delta: float = 1e-4, restore_best: bool = True,
                  progress: bool = False) -> None:
         self.backend = backend
         self.struct = struct
@@ -72,6 +88,17 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.device = device
         self.val_fraction = val_fraction
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.max_norm = max_norm
+        self.schedule = schedule
+        self.schedule_every = schedule_every
+        self.schedule_factor = schedule_factor
+        self.min_lr = min_lr
+        self.warmup_epochs = warmup_epochs
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best = restore_best
         self.progress = progress
 
     # --- the config the CLI would compose ---------------------------------------------------------

@@ -65,6 +65,35 @@ def test_fit_is_the_clis_training(backend, digits_run):
     assert (clf.classes_[proba.argmax(axis=1)] == clf.predict(data.x_test[:5])).all()
 
 
+def test_regularisation_parameters_are_the_clis_keys(tmp_path):
+    """dropout, input_dropout, max_norm, a cosine schedule with warm-up and early stopping, given
+    to the estimator flat, train exactly as `fcnn train` with the nested keys: the same weights
+    bit for bit (the restored best epoch's) and the same number of epochs run."""
+    from conftest import run_fcnn
+
+    keys = {"dropout.hidden": 0.3, "dropout.input": 0.1, "max_norm": 2.0,
+            "schedule.name": "cosine", "schedule.warmup_epochs": 1,
+            "early_stopping.patience": 2, "early_stopping.min_delta": 0.01}
+    run = tmp_path / "run"
+    result = run_fcnn("train", "backend=numpy", "dataset=digits", "struct=[32]", "max_epochs=30",
+                      "batch_size=16", "val_fraction=0.2", "progress=false", "plot=false",
+                      *(f"{k}={v}" for k, v in keys.items()), f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr
+    stop = read_metrics(run)["early_stopping"]
+    assert stop["stopped_epoch"] < 30  # it did stop early, so the comparison covers the restore
+    data = datasets.load("digits")
+    clf = FCNNClassifier(backend="numpy", struct=(32,), max_epochs=30, batch_size=16,
+                         val_fraction=0.2, dropout=0.3, input_dropout=0.1, max_norm=2.0,
+                         schedule="cosine", warmup_epochs=1, patience=2,
+                         min_delta=0.01).fit(data.x_train, data.y_train)
+    assert clf.n_iter_ == stop["stopped_epoch"]
+    with np.load(run / "model.npz", allow_pickle=False) as z:
+        for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_, strict=True)):
+            np.testing.assert_array_equal(w, z[f"W{i}"])
+            np.testing.assert_array_equal(b, z[f"b{i}"])
+    assert max(np.linalg.norm(w, axis=0).max() for w in clf.coefs_[:-1]) <= 2.0 + 1e-5
+
+
 # --- labels, parameters, errors ---------------------------------------------------------------------
 
 def _digits():
@@ -109,7 +138,13 @@ def test_bad_parameters_name_the_parameter():
                              ({"struct": "wide"}, "struct: must be a list"),
                              ({"activation": "gelu"}, "activation: must be one of"),
                              ({"val_fraction": 1.5}, "val_fraction: must be in [0, 1)"),
-                             ({"dtype": "float16"}, "dtype: must be one of")):
+                             ({"dtype": "float16"}, "dtype: must be one of"),
+                             ({"dropout": 1.0}, "dropout: must be in [0, 1)"),
+                             ({"input_dropout": -0.1}, "input_dropout: must be in [0, 1)"),
+                             ({"max_norm": 0.0}, "max_norm: must be a finite number > 0"),
+                             ({"schedule": "linear"}, "schedule: must be one of"),
+                             ({"warmup_epochs": 9, "max_epochs": 3}, "warmup_epochs: must be below"),
+                             ({"patience": 2}, "patience: early stopping watches the validation")):
         with pytest.raises(ValueError, match=fragment.replace("[", r"\[").replace(")", r"\)")):
             FCNNClassifier(**{"backend": "numpy", "struct": (4,), **params}).fit(x, y)
     with pytest.raises(ValueError, match="at least two classes"):
