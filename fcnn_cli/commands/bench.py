@@ -196,6 +196,7 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
     from fcnn_cli.core import model, optim
     from fcnn_cli.data import datasets
     from fcnn_cli.runs import record
+    from fcnn_cli.runs.layout import BENCH
     chosen, counts = _check(cfg)
     jobs = []  # per backend: the job's Settings, after plain SGD's when that is the reference
     for name in chosen:  # every setting checked up front
@@ -260,7 +261,7 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
                                                        floor["gemm"]) for variants in jobs}
         report["profile"] = {name: p for name, p in found.items() if p is not None}
     run_dir.mkdir(parents=True, exist_ok=True)
-    record.write_json(run_dir / "bench.json", report)
+    record.write_json(run_dir / BENCH, report)
     (run_dir / "bench.md").write_text(markdown(report))
     return report
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fcnn_cli.errors import UsageError
 from fcnn_cli.runs.layout import (
+    BENCH,
     CHECKPOINT,
     HYDRA_SUBDIR,
     INTERRUPTED,
@@ -94,6 +95,8 @@ def describe_existing(path: Path) -> str | None:
         return f"already holds an interrupted run (to go on with it: fcnn train resume={path})"
     if run.metrics.is_file():
         return f"already holds a finished run ({METRICS}, status {run.status()})"
+    if (path / BENCH).is_file():
+        return f"already holds a finished bench ({BENCH})"
     if (path / SWEEP_CONFIG).is_file() or any(RunDir(p).is_run() for p in entries if p.is_dir()):
         return "already holds a sweep"
     if run.is_run():

@@ -49,6 +49,7 @@ EVAL = "eval"
 EVAL_FIGURES = ("confusion", "mistakes", "reconstructions")
 # FCNNClassifier.save: the estimator's parameters beside model.npz.
 ESTIMATOR = "estimator.json"
+BENCH = "bench.json"  # what `fcnn bench` writes last: a finished bench
 HYDRA_SUBDIR = ".hydra"
 CONFIG = f"{HYDRA_SUBDIR}/config.yaml"
 OVERRIDES = f"{HYDRA_SUBDIR}/overrides.yaml"

@@ -51,6 +51,19 @@ def test_claim_takes_a_suffix_for_the_default_pattern_and_refuses_a_named_direct
         claim.claim(empty, "hydra.run.dir", named=True)
 
 
+def test_a_finished_bench_is_named_as_such(tmp_path):
+    """A directory `fcnn bench` finished in (its bench.json and .hydra) is refused as a finished
+    bench, not as a run that has not finished."""
+    bench = tmp_path / "bench"
+    (bench / ".hydra").mkdir(parents=True)
+    (bench / ".hydra" / "config.yaml").write_text("backends: null\n")
+    (bench / "bench.json").write_text("{}")
+    (bench / "bench.md").write_text("| backend |")
+    assert claim.describe_existing(bench) == "already holds a finished bench (bench.json)"
+    with pytest.raises(UsageError, match=r"finished bench \(bench.json\); nothing was overwritten"):
+        claim.claim(bench, "hydra.run.dir", named=True)
+
+
 def test_discard_leaves_the_file_system_as_it_was(tmp_path):
     new = claim.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
     (new / ".hydra" / "config.yaml").parent.mkdir(exist_ok=True)
