@@ -24,10 +24,9 @@ if TYPE_CHECKING:
     from fcnn_cli.config.settings import Settings
     from fcnn_cli.training.checkpoint import Checkpoint
 
-#: What a resumed run may change: top-level keys, and groups whose keys may change too.
-ALLOWED = ("max_epochs", "progress", "plot", "logger")
-#: Also allowed, though the refusal does not name them: how often checkpoints are written.
-ALSO_ALLOWED = ("checkpoint",)
+#: What a resumed run may change: top-level keys, and groups whose keys may change too (the
+#: refusal names them all).
+ALLOWED = ("max_epochs", "progress", "plot", "logger", "checkpoint")
 
 
 def run_directory(value: Any) -> Path:
@@ -65,7 +64,7 @@ def run_config(cfg: Any, run: layout.RunDir, overrides: list[str]) -> Any:
         text = override.input_line or key
         if key == "resume":
             continue
-        if key.split(".")[0] in ALLOWED + ALSO_ALLOWED:
+        if key.split(".")[0] in ALLOWED:
             with open_dict(saved):
                 OmegaConf.update(saved, key, OmegaConf.select(cfg, key), merge=False)
             continue

@@ -217,7 +217,7 @@ def test_resume_refuses_what_would_change_the_run(tmp_path, finished):
     assert line == ("fcnn: error: resume: struct=[64] conflicts with the run's [16]; backend=jax "
                     "conflicts with the run's numpy; optimizer=adam conflicts with the run's sgd; "
                     "arch=small is not one of the run's own overrides (a resumed run keeps its own "
-                    "config: only max_epochs, progress, plot and logger may change)")
+                    "config: only max_epochs, progress, plot, logger and checkpoint may change)")
     assert "already completed its 3 epochs" in _refused(run_dir, f"resume={run_dir}")
     assert "stays in its own directory" in _refused(
         run_dir, f"resume={run_dir}", f"hydra.run.dir={tmp_path / 'elsewhere'}")
