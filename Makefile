@@ -216,14 +216,16 @@ docs: $(STAMP) ## regenerate docs/reference/config.md from the settings schema a
 	$(BIN)/mkdocs build --strict --site-dir site
 
 # --- the best fully connected net (issue 21) -------------------------------------------------
-.PHONY: best best-seeds
+.PHONY: best best-seeds best-pure
 # An Optuna search on the validation accuracy (conf/hparams_search/best.yaml: BEST_TRIALS trials
 # of BEST_EPOCHS epochs: the budget), its best trial written as experiments/$(BEST_NAME).yaml
 # with its provenance (scripts/best_recipe.py), that recipe trained over SEEDS on the full
 # training set, and `fcnn report --group-by seed`: mean ± std test accuracy.
 # BEST_ARGS go to the search, e.g. BEST_ARGS=augment.shift=0 for the pure net without shifts.
 # BEST_FINAL_EPOCHS: train the recipe this long (searched short, trained long; empty: as searched).
-# `make best-seeds SEED_ARGS=augment.shift=2` trains the written recipe again with other settings.
+# `make best-seeds SEED_ARGS=augment.shift=2` trains the written recipe again with other settings;
+# `make best-pure BEST_DIR=<a make best's directory>` the best trial of its search without
+# augmentation (augment.shift=0) as experiments/best_pure.yaml, over SEEDS.
 BEST_TRIALS ?= 40
 BEST_EPOCHS ?= 30
 BEST_FINAL_EPOCHS ?=
@@ -231,6 +233,7 @@ BEST_DATA   ?= mnist
 BEST_NAME   ?= best
 BEST_ARGS   ?=
 BEST_DIR    ?= outputs/multirun/best-$(STAMP_NOW)
+BEST_SEEDS_DIR ?= $(BEST_DIR)/seeds
 best: $(STAMP) ## the best FC net: Optuna search (BEST_TRIALS x BEST_EPOCHS), recipe -> experiments/best.yaml, SEEDS, report
 	$(FCNN) train hparams_search=best dataset=$(BEST_DATA) max_epochs=$(BEST_EPOCHS) \
 		hydra.sweeper.n_trials=$(BEST_TRIALS) $(BEST_ARGS) hydra.sweep.dir=$(BEST_DIR)/search
@@ -240,5 +243,12 @@ best: $(STAMP) ## the best FC net: Optuna search (BEST_TRIALS x BEST_EPOCHS), re
 
 best-seeds: $(STAMP) ## train experiments/$(BEST_NAME).yaml over SEEDS (SEED_ARGS: e.g. augment.shift=2), report mean ± std
 	$(FCNN) train -m experiment=$(BEST_NAME) seed=$(SEEDS) progress=false $(SEED_ARGS) \
-		hydra.sweep.dir=$(BEST_DIR)/seeds
-	$(FCNN) report $(BEST_DIR)/seeds --group-by seed
+		hydra.sweep.dir=$(BEST_SEEDS_DIR)
+	$(FCNN) report $(BEST_SEEDS_DIR) --group-by seed
+
+best-pure: $(STAMP) ## a make best search's best trial without augmentation -> experiments/best_pure.yaml, SEEDS, report
+	@test -d "$(BEST_DIR)/search" || { echo "usage: make best-pure BEST_DIR=<the directory of a make best, holding search/>"; exit 2; }
+	$(BIN)/python scripts/best_recipe.py $(BEST_DIR)/search --only augment.shift=0 \
+		--out experiments/best_pure.yaml $(if $(BEST_FINAL_EPOCHS),--epochs $(BEST_FINAL_EPOCHS))
+	$(MAKE) --no-print-directory best-seeds BEST_NAME=best_pure BEST_DIR=$(BEST_DIR) \
+		BEST_SEEDS_DIR=$(BEST_DIR)/seeds-pure

@@ -2,6 +2,7 @@
 as an experiment config, with its provenance, for training over seeds on the full training set.
 
     python scripts/best_recipe.py SEARCH_DIR [--out experiments/best.yaml] [--epochs N]
+                                  [--only KEY=VALUE ...]
 
 The recipe is the search's fixed settings (the trial's own config: backend, dataset, epochs,
 ...) overridden by Optuna's best parameters, less what only the search needs (its validation
@@ -9,6 +10,8 @@ split, the sweep). Its first lines say where it came from: the search directory,
 trial's number and directory, its validation accuracy, the number of trials, and when.
 `--epochs N` trains the recipe N epochs instead of the trial's (a search's trials are kept short
 to fit its budget); the provenance says so, and a schedule over max_epochs (cosine) stretches.
+`--only augment.shift=0` takes the best of the trials with that setting (the best pure fully
+connected net of a search that also tried augmentation).
 """
 
 from __future__ import annotations
@@ -27,23 +30,50 @@ KEPT = ("struct", "activation", "lr", "annealing", "max_epochs", "batch_size", "
 GROUPS = ("backend", "dataset", "optimizer", "task", "device")
 
 
-def best_trial(search: Path) -> tuple[Path, dict, dict]:
-    """(trial directory, Optuna's result, the trial's metrics) of the best trial."""
+def _select(config: dict, dotted: str) -> object:
+    """The value of a dotted key in a trial's config (None where it is absent)."""
+    value: object = config
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def parse_only(pairs: list[str]) -> dict[str, object]:
+    """`--only KEY=VALUE` pairs as {key: value}, values read as YAML (0 is an int)."""
+    only = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--only: expected KEY=VALUE, got {pair!r}")
+        only[key] = yaml.safe_load(value)
+    return only
+
+
+def best_trial(search: Path, only: dict[str, object] | None = None) -> tuple[Path, dict, dict]:
+    """(trial directory, Optuna's result, the trial's metrics) of the best trial, among those
+    whose config has every setting of `only`."""
     result = yaml.safe_load((search / "optimization_results.yaml").read_text())
     trials = []
     for metrics_file in sorted(search.glob("*/metrics.json")):
         metrics = json.loads(metrics_file.read_text())
-        if metrics.get("objective_value") is not None:
-            trials.append((metrics["objective_value"], -int(metrics_file.parent.name),
-                           metrics_file.parent, metrics))
+        if metrics.get("objective_value") is None:
+            continue
+        if only:
+            config = yaml.safe_load((metrics_file.parent / ".hydra" / "config.yaml").read_text())
+            if any(_select(config, k) != v for k, v in only.items()):
+                continue
+        trials.append((metrics["objective_value"], -int(metrics_file.parent.name),
+                       metrics_file.parent, metrics))
     if not trials:
-        raise SystemExit(f"{search}: no completed trial")
+        where = f" with {', '.join(f'{k}={v}' for k, v in only.items())}" if only else ""
+        raise SystemExit(f"{search}: no completed trial{where}")
     best = max(trials, key=lambda t: (t[0], t[1]))  # the first of equal trials
     return best[2], result, best[3]
 
 
-def recipe(search: Path, name: str = "best", epochs: int | None = None) -> str:
-    trial, result, metrics = best_trial(search)
+def recipe(search: Path, name: str = "best", epochs: int | None = None,
+           only: dict[str, object] | None = None) -> str:
+    trial, result, metrics = best_trial(search, only)
     config = yaml.safe_load((trial / ".hydra" / "config.yaml").read_text())
     body = {"defaults": [{f"override /{g}": config[g]["name"]} for g in GROUPS if g in config]}
     body.update({k: config[k] for k in KEPT if k in config})
@@ -58,7 +88,9 @@ def recipe(search: Path, name: str = "best", epochs: int | None = None) -> str:
         "# make best's recipe, written by scripts/best_recipe.py from an Optuna search on the",
         "# validation accuracy (val_fraction 0.1; the test set unseen). Provenance:",
         f"#   search: {search}",
-        f"#   best trial: {trial.name} ({trial}) of {n_trials}, val_acc {metrics['val_acc']:.4f}",
+        f"#   best trial: {trial.name} ({trial}) of {n_trials}, val_acc {metrics['val_acc']:.4f}"
+        + (f", the best of those with {', '.join(f'{k}={v}' for k, v in only.items())}"
+           if only else ""),
         f"#   Optuna best_value {result.get('best_value')}, best_params "
         f"{json.dumps(result.get('best_params', {}), sort_keys=True)}",
         f"#   trials of {searched_epochs} epochs; the recipe trains {body.get('max_epochs')}"
@@ -75,10 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("experiments/best.yaml"))
     parser.add_argument("--epochs", type=int, default=None,
                         help="train the recipe this many epochs (default: the trials' own)")
+    parser.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
+                        help="the best of the trials with this setting (repeatable)")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs: must be an integer >= 1; got {args.epochs}")
-    text = recipe(args.search, args.out.stem, args.epochs)
+    try:
+        only = parse_only(args.only)
+    except ValueError as err:
+        parser.error(str(err))
+    text = recipe(args.search, args.out.stem, args.epochs, only)
     args.out.write_text(text)
     print(f"recipe: {args.out}\n{text}", end="")
     return 0

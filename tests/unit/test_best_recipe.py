@@ -1,0 +1,73 @@
+"""scripts/best_recipe.py in process, on a search directory laid out as fcnn's Optuna sweeper
+leaves it: the best trial (the first of equal ones), `--only` among trials with a setting,
+`--epochs` with its provenance line, and one-line refusals. End to end: tests/cli/test_make_best.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import yaml
+from conftest import REPO
+
+spec = importlib.util.spec_from_file_location("best_recipe", REPO / "scripts" / "best_recipe.py")
+best_recipe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(best_recipe)
+
+
+def _trial(search, number, val_acc, shift, lr):
+    trial = search / str(number)
+    (trial / ".hydra").mkdir(parents=True)
+    config = {"backend": {"name": "jax"}, "dataset": {"name": "mnist"},
+              "optimizer": {"name": "sgd", "momentum": 0.9}, "struct": [1024, 1024], "lr": lr,
+              "max_epochs": 20, "val_fraction": 0.1, "augment": {"shift": shift}}
+    (trial / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    (trial / "metrics.json").write_text(json.dumps({"objective_value": val_acc,
+                                                    "val_acc": val_acc}))
+
+
+@pytest.fixture
+def search(tmp_path):
+    search = tmp_path / "search"
+    _trial(search, 0, 0.985, 0, 0.1)
+    _trial(search, 1, 0.990, 1, 0.2)
+    _trial(search, 2, 0.988, 0, 0.3)
+    _trial(search, 3, 0.990, 2, 0.4)  # equal to trial 1: the first wins
+    (search / "optimization_results.yaml").write_text(yaml.safe_dump(
+        {"best_value": 0.990, "best_params": {"lr": 0.2}}))
+    return search
+
+
+def test_the_best_trial_and_the_best_with_a_setting(search):
+    assert best_recipe.best_trial(search)[0].name == "1"
+    assert best_recipe.best_trial(search, {"augment.shift": 0})[0].name == "2"
+    assert best_recipe.best_trial(search, {"augment.shift": 2, "lr": 0.4})[0].name == "3"
+    with pytest.raises(SystemExit, match="no completed trial with augment.shift=5"):
+        best_recipe.best_trial(search, {"augment.shift": 5})
+
+
+def test_the_recipe_says_where_it_came_from(search, tmp_path):
+    out = tmp_path / "best_pure.yaml"
+    assert best_recipe.main([str(search), "--only", "augment.shift=0", "--epochs", "50",
+                             "--out", str(out)]) == 0
+    text = out.read_text()
+    assert f"best trial: 2 ({search / '2'}) of 4, val_acc 0.9880, the best of those with " \
+           "augment.shift=0" in text
+    assert "trials of 20 epochs; the recipe trains 50 (--epochs)" in text
+    body = yaml.safe_load(text)
+    assert body["lr"] == 0.3 and body["max_epochs"] == 50 and body["augment"] == {"shift": 0}
+    assert "val_fraction" not in body and body["optimizer"] == {"momentum": 0.9}
+    assert {"override /backend": "jax"} in body["defaults"]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--only", "augment.shift"], "--only: expected KEY=VALUE"),
+    (["--epochs", "0"], "--epochs: must be an integer >= 1"),
+])
+def test_bad_arguments_are_refused_in_one_line(search, tmp_path, argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        best_recipe.main([str(search), "--out", str(tmp_path / "x.yaml"), *argv])
+    assert exit_info.value.code == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "x.yaml").exists()
