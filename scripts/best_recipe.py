@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs: must be an integer >= 1; got {args.epochs}")
+    if not (args.search / "optimization_results.yaml").is_file():
+        parser.error(f"{args.search}: no optimization_results.yaml: not the directory of a "
+                     "finished Optuna search (make best's BEST_DIR/search)")
     try:
         only = parse_only(args.only)
     except ValueError as err:

@@ -71,3 +71,12 @@ def test_bad_arguments_are_refused_in_one_line(search, tmp_path, argv, fragment,
     assert exit_info.value.code == 2
     assert fragment in capsys.readouterr().err
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_a_directory_that_is_not_a_search_is_refused_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        best_recipe.main([str(tmp_path), "--out", str(tmp_path / "x.yaml")])
+    assert exit_info.value.code == 2
+    assert "no optimization_results.yaml: not the directory of a finished Optuna search" \
+        in capsys.readouterr().err
+    assert not (tmp_path / "x.yaml").exists()
