@@ -226,9 +226,9 @@ docs: $(STAMP) ## regenerate docs/reference/config.md from the settings schema a
 # `make best-seeds SEED_ARGS=augment.shift=2` trains the written recipe again with other settings;
 # `make best-pure BEST_DIR=<a make best's directory>` the best trial of its search without
 # augmentation (augment.shift=0) as experiments/best_pure.yaml, over SEEDS.
-BEST_TRIALS ?= 40
-BEST_EPOCHS ?= 30
-BEST_FINAL_EPOCHS ?=
+BEST_TRIALS ?= 16
+BEST_EPOCHS ?= 20
+BEST_FINAL_EPOCHS ?= 50
 BEST_DATA   ?= mnist
 BEST_NAME   ?= best
 BEST_ARGS   ?=
