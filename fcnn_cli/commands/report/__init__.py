@@ -6,19 +6,28 @@ by a signal says `interrupted` there (it can be resumed). A run without one is s
 unfinished (still running, killed or crashed); one whose metrics cannot be
 read, or that a sweep recorded as failed (refused, raised, killed), as failed, with its reason:
 the report never stops at a bad run. A sweep root holding Optuna's `optimization_results.yaml`
-also gets the study's best parameters and value, and the run that produced them.
+also gets the study's best parameters and value, and the run that produced them. Besides the
+fixed columns, every config key the runs differ in (`dropout.hidden`) gets a column (swept.py).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from fcnn_cli.commands._argparse import Parser
-from fcnn_cli.commands.report.collect import COLUMN_KEYS, COLUMNS, collect_runs, sort_runs
+from fcnn_cli.commands.report.collect import COLUMN_KEYS, COLUMNS, Run, collect_runs, sort_runs
 from fcnn_cli.commands.report.figure import plot
 from fcnn_cli.commands.report.groups import fold, value_of
 from fcnn_cli.commands.report.render import print_table, write_csv, write_markdown
+from fcnn_cli.commands.report.swept import (
+    fill_rows,
+    setting_keys,
+    shown_keys,
+    swept_keys,
+    with_setting_columns,
+)
 from fcnn_cli.errors import did_you_mean, fail
 
 
@@ -31,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("dirs", nargs="*", metavar="DIR", type=Path,
                         help="run or sweep directories (default: outputs)")
     parser.add_argument("--sort", metavar="COLUMN", default="run",
-                        help=f"column to sort by: {', '.join(COLUMN_KEYS)} (default: run); "
-                             "accuracies sort best first, the rest ascending")
+                        help=f"column to sort by: {', '.join(COLUMN_KEYS)}, or a config key "
+                             "such as dropout.hidden (default: run); accuracies sort best first, "
+                             "the rest ascending")
     parser.add_argument("--reverse", action="store_true", help="reverse the sort order")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where report.csv/.md/.png go (default: the first DIR)")
@@ -59,17 +69,54 @@ def grouped_columns(key: str) -> tuple[tuple[str, str], ...]:
     return (*columns, ("n", "n"), ("status", "status"))
 
 
-def picked_columns(text: str, columns: tuple[tuple[str, str], ...]) -> list[str]:
-    """--columns a,b,c as keys of `columns`; an unknown name ends the command in one line."""
+def allowed_text(keys: Sequence[str], config_keys: Sequence[str], swept: Sequence[str]) -> str:
+    """What --sort and --columns accept, for an error line: the table's columns and, when the runs
+    have a config, its keys (naming those the runs differ in; listing every one would bury the
+    line)."""
+    if not config_keys:
+        return ", ".join(keys)
+    differing = f" (the runs differ in {', '.join(swept)})" if swept else ""
+    return f"{', '.join(keys)}, or a config key{differing}"
+
+
+def checked_name(option: str, name: str, keys: Sequence[str], config_keys: Sequence[str],
+                 swept: Sequence[str], choose: str = "choose one of") -> str:
+    """`name` when it names a column of `keys` or a config key; else the command ends in one line,
+    with the name most like it and what is allowed."""
+    if name not in keys and name not in config_keys:
+        fail(f"report: {option}: unknown column {name!r}; "
+             f"{did_you_mean(name, [*keys, *config_keys])}"
+             f"{choose} {allowed_text(keys, config_keys, swept)}")
+    return name
+
+
+def picked_columns(text: str, columns: tuple[tuple[str, str], ...],
+                   config_keys: Sequence[str] = (), swept: Sequence[str] = ()) -> list[str]:
+    """--columns a,b,c as keys of `columns` or config keys; an unknown name ends the command in
+    one line."""
     keys = [key for key, _ in columns]
     picked = [name.strip() for name in text.split(",") if name.strip()]
     if not picked:
-        fail(f"report: --columns: no column named; choose from {', '.join(keys)}")
-    for name in picked:
-        if name not in keys:
-            fail(f"report: --columns: unknown column {name!r}; {did_you_mean(name, keys)}"
-                 f"choose from {', '.join(keys)}")
-    return picked
+        fail(f"report: --columns: no column named; choose from "
+             f"{allowed_text(keys, config_keys, swept)}")
+    return [checked_name("--columns", name, keys, config_keys, swept, "choose from")
+            for name in picked]
+
+
+def table_columns(args: argparse.Namespace,
+                  runs: list[Run]) -> tuple[tuple[tuple[str, str], ...], list[str] | None]:
+    """The report's columns for `runs` and --columns's choice among them: the fixed columns (and
+    --group-by's), and one per config key the runs differ in or --sort or --columns names, its
+    values put in each run's row. A wrong name ends the command in one line: which names are
+    right depends on the runs' configs."""
+    config_keys, swept = setting_keys(runs), swept_keys(runs)
+    checked_name("--sort", args.sort, COLUMN_KEYS, config_keys, swept)
+    fixed = grouped_columns(args.group_by) if args.group_by else COLUMNS
+    picked = (None if args.columns is None
+              else picked_columns(args.columns, fixed, config_keys, swept))
+    settings = shown_keys(runs, [args.sort, *(picked or [])], args.group_by)
+    fill_rows(runs, settings)
+    return with_setting_columns(fixed, settings), picked
 
 
 def main(argv: list[str]) -> int:
@@ -80,12 +127,9 @@ def main(argv: list[str]) -> int:
     for directory in directories:
         if not directory.is_dir():
             fail(f"report: {directory}: no such directory")
-    if args.sort not in COLUMN_KEYS:
-        fail(f"report: --sort: unknown column {args.sort!r}; {did_you_mean(args.sort, COLUMN_KEYS)}"
-             f"choose one of {', '.join(COLUMN_KEYS)}")
-    columns = grouped_columns(args.group_by) if args.group_by else COLUMNS
-    picked = None if args.columns is None else picked_columns(args.columns, columns)
     runs, studies = collect_runs(directories)
+    # A wrong --sort or --columns name is refused before an empty directory is.
+    columns, picked = table_columns(args, runs)
     if not runs:
         fail(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
              f"{', '.join(str(d) for d in directories)}")

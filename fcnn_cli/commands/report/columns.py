@@ -4,17 +4,21 @@ A pure function of the rows and a width (`choose`): the settings every run share
 ("dataset digits, batch 50, sgd"); the run names, the sorted and grouped columns, the status and
 the accuracies come first, then the settings that differ between the runs, then the other
 measurements; a column that does not fit is left out whole (and named below the table), never
-cut. A row stays one line (only a very long run name folds); a header may wrap at its spaces.
-report.csv and report.md keep every column.
+cut. A row stays one line (only a very long run name folds); a header may wrap at its spaces
+(a config key's also after its dots). report.csv and report.md keep every column.
+
+Beyond the fixed columns, a column named by a config key (`dropout.hidden`: one the runs differ
+in, see swept.py) is a setting like the fixed ones, and a number when all its values are.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from fcnn_cli.commands.report.cells import cell as text_of
-from fcnn_cli.commands.report.collect import ACCURACIES, COLUMNS, Run
+from fcnn_cli.commands.report.collect import ACCURACIES, COLUMN_KEYS, COLUMNS, Run
 
 # What the runs were asked to do: shown in the title when every run has the same value.
 SETTINGS = ("backend", "task", "dataset", "struct", "optimizer", "lr", "annealing", "batch_size",
@@ -23,9 +27,12 @@ SETTINGS = ("backend", "task", "dataset", "struct", "optimizer", "lr", "annealin
 TITLE_LABELS = {"backend": "backend", "task": "task", "dataset": "dataset", "struct": "struct",
                 "optimizer": "", "lr": "lr", "annealing": "anneal", "batch_size": "batch",
                 "epochs": "epochs"}
-# Shown right-aligned and never wrapped: their cells are numbers ("77.38 ± 0.05", "2/10").
+# Shown right-aligned and never wrapped: their cells are numbers ("77.38 ± 0.05", "2/10"); so is
+# a config key's column whose values are all numbers (is_numeric).
 NUMERIC = (*ACCURACIES, "lr", "annealing", "batch_size", "fit_seconds", "epochs", "train_loss",
            "epochs_to_99", "s_per_epoch", "n")
+# The fixed columns and a group's count: any other column is a config key (a setting).
+KNOWN = (*COLUMN_KEYS, "n")
 # The measurements after the accuracies, in the order they are given room.
 OTHER_OUTCOMES = ("train_loss", "epochs_to_99", "fit_seconds", "s_per_epoch")
 # The accuracies on held-out data, in the order they are given room (before the settings that
@@ -58,8 +65,42 @@ def table_width(widths: Sequence[int]) -> int:
     return sum(widths) + GAP * max(len(widths) - 1, 0)
 
 
+def _after_dots(text: str) -> list[str]:
+    """`text` cut after each dot: "dropout.hidden" -> ["dropout.", "hidden"]."""
+    return re.findall(r"[^.]*\.|[^.]+", text) or [""]
+
+
 def _words(text: str) -> list[str]:
-    return text.split() or [""]
+    """Where a header may break: at its spaces ("train" over "%"), and after the dots of a dotted
+    config key ("dropout." over "hidden"), so that a long key does not widen a column of short
+    numbers."""
+    return [piece for word in text.split() for piece in _after_dots(word)] or [""]
+
+
+def header_lines(header: str, width: int) -> str:
+    """`header` with a line break after a dot wherever the next piece would pass `width` (the
+    table breaks a header at its spaces itself, but not at dots)."""
+    lines = [""]
+    for piece in _after_dots(header):
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
+
+
+def is_setting(key: str) -> bool:
+    """What the runs were asked to do: a fixed setting, or a config key."""
+    return key in SETTINGS or key not in KNOWN
+
+
+def is_numeric(runs: Sequence[Run], key: str) -> bool:
+    """A column of numbers: one of NUMERIC, or a config key whose values are all numbers."""
+    if key in KNOWN:
+        return key in NUMERIC
+    values = [run.row.get(key) for run in runs]
+    present = [value for value in values if value is not None]
+    return bool(present) and all(isinstance(value, int | float) and not isinstance(value, bool)
+                                 for value in present)
 
 
 def natural_width(header: str, cells: Sequence[str]) -> int:
@@ -67,11 +108,12 @@ def natural_width(header: str, cells: Sequence[str]) -> int:
     return max([len(header), *(len(c) for c in cells)])
 
 
-def min_width(key: str, header: str, cells: Sequence[str], pinned_names: Sequence[str]) -> int:
-    """The least a column can be: every cell on one line, the header wrapped at its spaces; only
-    a run name (or a group's values) that is always shown may fold, beyond NAME_MIN characters."""
+def min_width(header: str, cells: Sequence[str], may_fold: bool) -> int:
+    """The least a column can be: every cell on one line, the header wrapped at its spaces (and
+    dots); only a run name (or a group's values) that is always shown may fold (`may_fold`),
+    beyond NAME_MIN characters."""
     header_min = max(len(w) for w in _words(header))
-    if key in pinned_names and key not in NUMERIC:
+    if may_fold:
         return max(header_min, min(natural_width(header, cells), NAME_MIN))
     return max([header_min, *(len(c) for c in cells)])
 
@@ -94,8 +136,8 @@ def choose(runs: Sequence[Run], width: int, columns: Sequence[tuple[str, str]] =
     the training accuracy, the other measurements (only with their header unwrapped), and last
     the columns without a value in any run (the same). A column that does not fit whole is left
     out (`left_out`), and a later, narrower one may still fit. A column is taken at its natural
-    width when that fits, else with its header wrapped at spaces; the room left at the end
-    widens those again.
+    width when that fits, else with its header wrapped (at spaces and dots); the room left at
+    the end widens those again.
     """
     cell = cell or text_of
     headers = dict(columns)
@@ -113,13 +155,13 @@ def choose(runs: Sequence[Run], width: int, columns: Sequence[tuple[str, str]] =
             continue
         if values <= {EMPTY}:
             empty.append(key)
-        elif key in SETTINGS and len(values) == 1:
+        elif is_setting(key) and len(values) == 1:
             shared.append(title_text(key, texts[key][0]))
         else:
             varying.append(key)
 
     order = [*first, *(k for k in ("status", "n", *HELD_OUT) if k in varying),
-             *(k for k in keys if k in varying and k in SETTINGS),
+             *(k for k in keys if k in varying and is_setting(k)),
              *(k for k in ("train_acc", *OTHER_OUTCOMES) if k in varying)]
     order += [k for k in varying if k not in order] + empty
 
@@ -127,11 +169,16 @@ def choose(runs: Sequence[Run], width: int, columns: Sequence[tuple[str, str]] =
     # The other measurements, and a column without a value, get room only with their header
     # whole: a header wrapped over three lines is not worth a column that says little.
     lows = {k: highs[k] if k in empty or k in OTHER_OUTCOMES and k not in first
-            else min_width(k, headers[k], texts[k], first) for k in order}
+            else min_width(headers[k], texts[k], k in first and not is_numeric(runs, k))
+            for k in order}
     widths: dict[str, int] = {}
     left_out: list[str] = []
     for key in order:  # each at its natural width if it fits, else with its header wrapped
-        for candidate in (highs[key], lows[key]):
+        # A config key's header is long beside its values ("schedule.warmup_epochs" over "1"):
+        # such a column first gets room with its header wrapped, for the next to fit too; the
+        # room left at the end unwraps it.
+        sizes = (lows[key],) if key not in KNOWN else (highs[key], lows[key])
+        for candidate in sizes:
             if table_width([*widths.values(), candidate]) <= width:
                 widths[key] = candidate
                 break

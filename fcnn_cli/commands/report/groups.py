@@ -14,8 +14,10 @@ from typing import Any
 
 from fcnn_cli.commands.report.collect import Run
 
-# Config keys that change no result (display, tracking), left out when comparing configs.
-IGNORED_KEYS = ("progress", "plot", "logger", "hydra")
+# Config keys (and the keys below them) that change no result: display, what a run returns to a
+# sweeper, resuming and checkpoints, tracking. Left out when comparing configs (and from the
+# report's setting columns, swept.py).
+IGNORED_KEYS = ("progress", "plot", "objective", "resume", "checkpoint", "logger", "hydra")
 # Averaged over a group: the accuracies and the fit time.
 AVERAGED = ("train_acc", "val_acc", "test_acc", "fit_seconds")
 # A report row's outcomes, which say nothing about what a run was asked to do.
@@ -27,7 +29,10 @@ def std_key(key: str) -> str:
     return f"{key}_std"
 
 
-def _comparable(value: Any) -> str:
+def comparable(value: Any) -> str:
+    """A config value as a key to compare by; 1 and 1.0 (as typed on two command lines) alike."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
     return json.dumps(value, sort_keys=True, default=str)
 
 
@@ -39,7 +44,7 @@ def identity(run: Run, key: str) -> tuple[tuple[str, str], ...]:
     else:
         items = {k: v for k, v in run.row.items()
                  if k != key and k not in OUTCOMES}
-    return tuple(sorted((k, _comparable(v)) for k, v in items.items()))
+    return tuple(sorted((k, comparable(v)) for k, v in items.items()))
 
 
 def value_of(run: Run, key: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from fcnn_cli import atomic
 from fcnn_cli.commands.report.cells import cell
 from fcnn_cli.commands.report.collect import ACCURACIES, COLUMNS, OPTIONAL, Run, Study
-from fcnn_cli.commands.report.columns import NUMERIC, Choice, choose, every_column
+from fcnn_cli.commands.report.columns import Choice, choose, every_column, header_lines, is_numeric
 from fcnn_cli.commands.report.groups import AVERAGED, std_key
 from fcnn_cli.runs.layout import FAILED
 
@@ -128,16 +128,18 @@ def print_table(runs: list[Run], studies: list[Study], title: str,
         title += ": " + ", ".join(choice.shared)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     headers = dict(columns)
+    numeric = {key: is_numeric(runs, key) for key in choice.keys}
     for key in choice.keys:
-        numeric = key in NUMERIC
-        # A header may wrap at its spaces ("train" over "%"); a number never wraps.
-        table.add_column(Text(headers[key], no_wrap=False, overflow="fold"),
-                         justify="right" if numeric else "left", width=choice.widths[key],
+        # A header may wrap at its spaces ("train" over "%") and dots ("dropout." over "hidden");
+        # a number never wraps.
+        header = header_lines(headers[key], choice.widths[key])
+        table.add_column(Text(header, no_wrap=False, overflow="fold"),
+                         justify="right" if numeric[key] else "left", width=choice.widths[key],
                          overflow="fold")
     for run in runs:
         status = str(run.row.get("status")).split(", ")[0].split(" ")[-1]  # a group's "5 completed"
         cells = [Text(cell(run, key), style=styles.get(status, "red") if key == "status" else "",
-                      no_wrap=key in NUMERIC, overflow="fold")
+                      no_wrap=numeric[key], overflow="fold")
                  for key in choice.keys]
         table.add_row(*cells, style="bold" if run.best else None)
     # Never narrower than the table (--wide, --columns, or pinned columns wider than the screen):
