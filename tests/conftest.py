@@ -2,18 +2,22 @@
 subprocess): pytest loads this file for every test below tests/, and puts tests/ on sys.path, so
 test files import these with `from conftest import ...`.
 
-The CLI as a real subprocess (run_fcnn) or in this process (fcnn_here, plain commands only), the
+The CLI as a real subprocess (run_fcnn; popen_fcnn and interrupt_at_checkpoint to signal one
+mid-run) or in this process (fcnn_here, plain commands only), the
 real config composed through Hydra's compose API (compose_config), trained digits runs shared by
 a session (digits_run), IDX files for data tests (write_idx_dir), and isolated directories."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +33,36 @@ def run_fcnn(*args: str, cwd: Path | None = None, env: dict | None = None, timeo
         [sys.executable, "-m", "fcnn_cli", *args], cwd=cwd or REPO, env=full_env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def popen_fcnn(*args: str, columns: int | None = None) -> subprocess.Popen:
+    """`fcnn ARGS` started as a subprocess (to be signalled), its output captured as text."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
+    return subprocess.Popen([sys.executable, "-m", "fcnn_cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def interrupt_at_checkpoint(proc: subprocess.Popen, run_dir: Path, signum: int = signal.SIGINT,
+                            keep_signalling: bool = False) -> tuple[int, str, str]:
+    """Send `signum` once the run's first checkpoint is on disk; with `keep_signalling`, then
+    SIGTERM and SIGINT in turn every 20 ms until it exits (so some arrive while it saves, and
+    while it shuts down). Return the exit status and output."""
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoint.npz").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.005)
+    proc.send_signal(signum)
+    later = [signal.SIGTERM, signal.SIGINT]
+    while keep_signalling and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(later[0])
+        later.reverse()
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err
 
 
 def run_fcnn_together(*commands: tuple[str, ...], cwd: Path | None = None,

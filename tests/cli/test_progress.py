@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_refused, read_metrics, run_fcnn
+from conftest import REPO, assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
 
 from fcnn_cli.training import progress
 
@@ -184,17 +184,9 @@ def test_an_interrupted_run_resumes_saying_so_to_the_uninterrupted_model(tmp_pat
     as the run never stopped."""
     run_dir, reference = tmp_path / "run", tmp_path / "reference"
     config = (*SMALL, "max_epochs=40", "progress=false")
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "fcnn_cli", "train", *config,
-                             f"hydra.run.dir={run_dir}"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.npz").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    proc = popen_fcnn("train", *config, f"hydra.run.dir={run_dir}")
+    status, _, err = interrupt_at_checkpoint(proc, run_dir, signal.SIGINT)
+    assert status == 130, err
     done = read_metrics(run_dir)["epochs_completed"]
     assert 1 <= done < 40
 

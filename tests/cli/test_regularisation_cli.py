@@ -8,16 +8,12 @@ test_early_stopping.py, test_augment.py, test_dropout.py.)"""
 from __future__ import annotations
 
 import csv
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_refused, read_metrics, run_fcnn
+from conftest import assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
 
 from fcnn_cli.config.validate import from_config
 from fcnn_cli.core import schedules
@@ -81,21 +77,12 @@ def test_sigint_then_resume_equals_the_uninterrupted_run(tmp_path):
     from fcnn_cli.training.fit import fit
 
     run_dir = tmp_path / "run"
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
     # Early stopping is kept from stopping within the test's epochs (patience 30), but the best
     # epoch is still tracked, checkpointed and restored.
-    proc = subprocess.Popen([sys.executable, "-m", "fcnn_cli", "train", *ALL, "max_epochs=30",
-                             "early_stopping.patience=30", "early_stopping.min_delta=0",
-                             f"hydra.run.dir={run_dir}"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.npz").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    proc = popen_fcnn("train", *ALL, "max_epochs=30", "early_stopping.patience=30",
+                      "early_stopping.min_delta=0", f"hydra.run.dir={run_dir}")
+    status, _, err = interrupt_at_checkpoint(proc, run_dir, signal.SIGINT)
+    assert status == 130, err
     done = read_metrics(run_dir)["epochs_completed"]
     assert 1 <= done < 30
 

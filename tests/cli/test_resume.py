@@ -6,7 +6,6 @@ tests/unit/test_checkpoint_resume.py.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import json
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, read_metrics, run_fcnn
+from conftest import REPO, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
 from resume_helpers import assert_bitwise as _assert_bitwise
 from resume_helpers import curves as _curves
 from resume_helpers import settings as _settings
@@ -42,30 +41,7 @@ SMALL = ("dataset=digits", "struct=[16]", "batch_size=8", "seed=2", "annealing=0
 
 
 def _popen(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "COLUMNS": "120"}
-    return subprocess.Popen([sys.executable, "-m", "fcnn_cli", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _interrupt(proc: subprocess.Popen, run_dir: Path, signum: int, keep_signalling: bool = False
-               ) -> tuple[int, str, str]:
-    """Send `signum` once the run's first checkpoint is on disk; with `keep_signalling`, then
-    SIGTERM and SIGINT in turn every 20 ms until it exits (so some arrive while it saves, and
-    while it shuts down). Return the exit status and output."""
-    deadline = time.monotonic() + 120
-    while not (run_dir / "checkpoint.npz").exists():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no checkpoint appeared"
-        time.sleep(0.005)
-    proc.send_signal(signum)
-    later = [signal.SIGTERM, signal.SIGINT]
-    while keep_signalling and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(later[0])
-        later.reverse()
-    out, err = proc.communicate(timeout=120)
-    return proc.returncode, out, err
+    return popen_fcnn(*args, columns=120)
 
 
 def _curve_rows(run_dir: Path) -> list[dict]:
@@ -135,8 +111,9 @@ def test_signal_then_resume_equals_uninterrupted(tmp_path, fcnn_here, backend, o
               f"plot={'true' if numpy else 'false'}")
     # numpy: more signals, every 20 ms, while it finishes the epoch and saves: they are noted,
     # and the save runs to its end.
-    status, out, err = _interrupt(_popen("train", *config, f"hydra.run.dir={run_dir}"),
-                                  run_dir, signum, keep_signalling=numpy)
+    status, out, err = interrupt_at_checkpoint(
+        _popen("train", *config, f"hydra.run.dir={run_dir}"), run_dir, signum,
+        keep_signalling=numpy)
 
     # Stopped after an epoch: one line, 128 + the signal, everything so far kept.
     metrics = read_metrics(run_dir)
@@ -330,7 +307,7 @@ def test_ctrl_c_stops_a_sweep_after_the_running_job(tmp_path):
     sweep = tmp_path / "sweep"
     proc = _popen("train", "-m", "backend=numpy", *SMALL, "max_epochs=30", "plot=false",
                   "seed=1,2,3", f"hydra.sweep.dir={sweep}")
-    status, out, err = _interrupt(proc, sweep / "0", signal.SIGINT)
+    status, out, err = interrupt_at_checkpoint(proc, sweep / "0", signal.SIGINT)
     assert status == 130, err
     assert "Traceback" not in err
     assert read_metrics(sweep / "0")["status"] == "interrupted"
