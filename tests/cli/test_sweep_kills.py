@@ -66,7 +66,9 @@ def _round(args: list[str], marker: str, kills: int, rng: random.Random,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     done = 0
     while done < kills and proc.poll() is None:
-        time.sleep(rng.uniform(0.5, 4.0))
+        # Soon enough that the kills land while the round runs (8 jobs of about 3 s on 2 cores,
+        # less when a continued sweep has little left), late enough that some die mid-training.
+        time.sleep(rng.uniform(0.3, 1.5))
         workers = _workers(proc.pid, marker)
         if workers:
             victim = rng.choice(workers)
