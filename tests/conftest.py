@@ -205,7 +205,7 @@ def fcnn_here(capsys):
 # --- the order of the files under pytest-xdist (`make test`: -n 2 --dist loadfile) ---------------
 
 # The files whose module fixtures take longest, mostly waiting (a SLURM cluster's clock, sweeps of
-# many processes): started first, one per worker, while the other worker works through the rest.
+# many processes): started first, one per worker, while the other workers work through the rest.
 # Left to itself, xdist queues files by their number of tests, largest first, which starts these
 # last and leaves one worker waiting on them at the end.
 LONGEST_FIRST = ("test_slurm_requeue.py", "test_slurm.py", "test_local_requeue.py",
