@@ -142,15 +142,31 @@ def _has_result(job: Any) -> bool:
 
 # --- outcomes -----------------------------------------------------------------------------------
 
+# The batch script's first line (its `setup`) marks each start of a job in its stderr, which every
+# start of a requeued job appends to: why the job ended is read from its last start alone.
+START_MARK = "fcnn: start of SLURM job"
+START_LINE = f'echo "{START_MARK} $SLURM_JOB_ID (restart ${{SLURM_RESTART_COUNT:-0}})" >&2'
+
+
 def slurm_reason(log_file: Path) -> str:
-    """SLURM's own words on why it ended a job, from the job's stderr, where slurmstepd writes
-    "*** JOB 12 ON vm CANCELLED AT 2026-11-28T13:43:03 DUE TO TIME LIMIT ***"; "" if none."""
+    """SLURM's own words on why it ended a job's last start, from the job's stderr: slurmstepd's
+    "*** JOB 12 ON vm CANCELLED AT 2026-11-28T13:43:03 DUE TO TIME LIMIT ***", else srun's "task 0:
+    User defined signal 2" (a task killed by a signal); "" if neither.
+
+    Only what follows the last start mark counts, so a job that died after being requeued is not
+    said to have been cancelled "DUE TO JOB REQUEUE" by its earlier start's line."""
     try:
         text = log_file.read_text(errors="replace")
     except OSError:
         return ""
+    last_start = text.rfind(START_MARK)
+    if last_start >= 0:
+        text = text[last_start:]
     found = re.findall(r"\*\*\* (JOB .*?) \*\*\*", text)
-    return found[-1] if found else ""
+    if found:
+        return found[-1]
+    killed = re.findall(r"^srun: error: \S+: (task \d+: .+?)\s*$", text, flags=re.MULTILINE)
+    return f"srun: {killed[-1]}" if killed else ""
 
 
 def outcome(job: Any, index: int, overrides: list[str], state: str | None) -> Outcome:
@@ -244,6 +260,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
         executor = submitit_jobs.executor(launcher)
     except RuntimeError as err:  # submitit's 'Could not detect "srun"': no SLURM client here
         raise SlurmJobFailed(f"no SLURM here: {err} (`make slurm-up` starts a local cluster)") from None
+    executor.update_parameters(slurm_setup=[START_LINE, *(params.get("setup") or [])])
     sweep_dir = Path(str(config.hydra.sweep.dir))
     arguments = submitit_jobs.job_arguments(launcher, job_overrides, initial_job_idx)
     try:

@@ -91,6 +91,25 @@ def test_job_slurm_ended_takes_slurm_own_reason(tmp_path):
                              "DUE TO TIME LIMIT)")
 
 
+def test_a_job_that_died_after_a_requeue_is_not_said_to_be_requeued(tmp_path):
+    # As CI saw it: the time-limit warning requeued the job; its next start was killed by a
+    # signal before its Python could handle it. The earlier start's line is not the reason.
+    log = (f"{slurm.START_MARK} 5 (restart 3)\nresuming at epoch 700\n"
+           "slurmstepd-vm: error: *** JOB 5 ON vm CANCELLED AT 2026-12-02T23:41:26 DUE TO JOB "
+           "REQUEUE ***\nsrun: error: vm: task 0: Terminated\n"
+           f"{slurm.START_MARK} 5 (restart 4)\nsrun: error: vm: task 0: User defined signal 2\n")
+    found = slurm.outcome(_job(tmp_path / "a", None, log), 1, ["lr=0.1"], "FAILED")
+    assert found.failure == "FAILED in SLURM (srun: task 0: User defined signal 2)"
+    # Within one start, slurmstepd's line says more than srun's "Terminated" after it.
+    first_start = log[:log.rindex(slurm.START_MARK)]
+    found = slurm.outcome(_job(tmp_path / "b", None, first_start), 1, ["lr=0.1"], "CANCELLED")
+    assert found.failure.endswith("DUE TO JOB REQUEUE)")
+    # Nothing SLURM said in the last start: no detail rather than an old one.
+    found = slurm.outcome(_job(tmp_path / "c", None, first_start + f"{slurm.START_MARK} 5 (restart 4)\n"),
+                          1, ["lr=0.1"], "FAILED")
+    assert found.failure == "FAILED in SLURM"
+
+
 def test_record_failure_keeps_what_the_run_wrote(tmp_path):
     found = slurm.Outcome(3, ["lr=0.1"], "5_3", failure="CANCELLED in SLURM", log_file=tmp_path / "x.err")
     interrupted = tmp_path / "interrupted"

@@ -19,6 +19,8 @@ import pytest
 from conftest import read_metrics
 from test_slurm import NO_CLUSTER, _popen, _wait_for
 
+from fcnn_cli.hydra_app.slurm import START_MARK
+
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
               pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]
 
@@ -117,6 +119,10 @@ def test_a_job_past_its_time_limit_is_requeued_and_ends_as_if_never_stopped(requ
     assert metrics["resumed_from_epoch"] is not None
     logs = "".join(p.read_text() for p in (sweep_dir / ".submitit").rglob("*_log.err"))
     assert "got the time-limit warning (SIGUSR2): stopped after epoch" in logs
+    # Each start of the job marks its log (so a failure's reason is read from its last start).
+    starts = [line for line in logs.splitlines() if line.startswith(START_MARK)]
+    assert len(starts) == metrics["requeues"] + 1
+    assert f"(restart {metrics['requeues']})" in logs
     assert f"requeued {metrics['requeues']} time" in output
     _same_as_twin(sweep_dir / "0", requeued["twin"][0])
 
