@@ -32,6 +32,12 @@ def executor(launcher: Any) -> Any:
     if "max_num_timeout" in params:  # how often a job that timed out is requeued
         init[f"{cluster}_max_num_timeout"] = params.pop("max_num_timeout")
     made = submitit.AutoExecutor(cluster=cluster, **init)
+    if cluster == "local":
+        # The same executor, whose jobs may start as often as max_num_timeout needs
+        # (submitit's controller stops at 6 starts); the subclass adds no state of its own.
+        from fcnn_cli.hydra_app import local_controller
+
+        made._executor.__class__ = local_controller.executor_class()
     generic = set(OmegaConf.structured(BaseQueueConf).keys())
     made.update_parameters(**{k if k in generic else f"{cluster}_{k}": v for k, v in params.items()})
     return made
