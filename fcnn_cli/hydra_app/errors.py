@@ -45,6 +45,8 @@ def run_app(app: Callable[[], Any]) -> None:
     try:
         app()
     except UsageError as err:
+        from fcnn_cli.runs import claim
+        claim.discard_unfinished()  # a refused command line leaves no directory behind
         fail(str(err))
     except Interrupted as err:  # a signal while fcnn train started up, before any training
         from fcnn_cli.runs import claim

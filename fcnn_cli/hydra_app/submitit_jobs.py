@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fcnn_cli.errors import UsageError, did_you_mean
+
 log = logging.getLogger("hydra_plugins.fcnn_sweeps")
 
 
@@ -20,7 +22,8 @@ def executor(launcher: Any) -> Any:
     """A submitit AutoExecutor for the launcher's cluster ("local" or "slurm"), with the
     launcher's parameters: generic ones as they are, the others prefixed with the cluster's name.
 
-    Raises submitit's RuntimeError where that cluster cannot run (no `srun` for SLURM).
+    Raises submitit's RuntimeError where that cluster cannot run (no `srun` for SLURM), and
+    UsageError for a launcher key that executor does not take.
     """
     import submitit
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
@@ -39,8 +42,24 @@ def executor(launcher: Any) -> Any:
 
         made._executor.__class__ = local_controller.executor_class()
     generic = set(OmegaConf.structured(BaseQueueConf).keys())
+    taken = (generic | set(type(made._executor)._valid_parameters())
+             | {"max_num_timeout", "submitit_folder"})
+    for key, value in params.items():
+        # submitit's NameError would name "{cluster}_{key}" and list only the cluster's own keys
+        if key not in taken and value is not None:
+            raise UsageError(f"hydra.launcher.{key}",
+                             f"{did_you_mean(key, taken)}{_launcher_name(launcher)} does not take it; "
+                             f"it takes {', '.join(sorted(taken))}")
     made.update_parameters(**{k if k in generic else f"{cluster}_{k}": v for k, v in params.items()})
     return made
+
+
+def _launcher_name(launcher: Any) -> str:
+    """'hydra/launcher=NAME' as the command line or the config chose it."""
+    try:
+        return f"hydra/launcher={launcher.config.hydra.runtime.choices['hydra/launcher']}"
+    except (AttributeError, KeyError, TypeError):
+        return f"the {launcher._EXECUTOR} launcher"
 
 
 def job_arguments(launcher: Any, job_overrides: Sequence[Sequence[str]],

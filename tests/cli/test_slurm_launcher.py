@@ -166,3 +166,22 @@ def test_slurm_launcher_without_slurm_is_one_line(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert 'no SLURM here: Could not detect "srun"' in proc.stderr
     assert "make slurm-up" in proc.stderr
+
+
+@pytest.mark.parametrize(("launcher", "key", "hint"), [
+    ("slurm_local", "signal_delay_s", ""),  # SLURM's key; submitit's local executor warns at 30 s
+    ("slurm", "partitio", "did you mean partition? "),
+])
+def test_a_key_the_launcher_does_not_take_is_one_line_and_leaves_nothing(tmp_path, slurm_bin,
+                                                                         launcher, key, hint):
+    _fake_tool(slurm_bin, "srun")  # submitit's SLURM executor is made only where srun is found
+    sweep = tmp_path / "sweep"
+    proc = run_fcnn("train", "-m", f"hydra/launcher={launcher}", f"+hydra.launcher.{key}=5",
+                    *NUMPY_FAST, "lr=0.1,0.2", f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"fcnn: error: hydra.launcher.{key}: {hint}hydra/launcher={launcher} "
+                               "does not take it; it takes "), lines[0]
+    assert "timeout_min" in lines[0] and "max_num_timeout" in lines[0]
+    assert not sweep.exists()
