@@ -240,7 +240,7 @@ def _keys() -> Iterator[Key]:
     yield Key("schedule.name", "choice", "exponential", "the learning rate per epoch: exponential "
               "(lr annealing^(k-1)), step (lr factor^floor((k-1)/every)), cosine (from lr to "
               "min_lr over max_epochs); k counts the epochs after the warm-up",
-              choices=SCHEDULE_NAMES)
+              choices=SCHEDULE_NAMES, group="schedule")
     yield Key("schedule.every", "integer", 10, "step: epochs between two drops of the rate",
               low=1)
     yield Key("schedule.factor", "number", 0.5, "step: the rate is multiplied by this at every "

@@ -86,6 +86,20 @@ def test_default_config_trains_exactly_as_before():
     assert [r.lr for r in history.records] == [0.1, 0.1 * 0.8, 0.1 * 0.8 * 0.8, 0.1 * 0.8 * 0.8 * 0.8]
 
 
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+def test_the_schedule_group_chooses_it_and_keeps_its_keys(compose_config, name):
+    # `schedule=cosine` as the issue wrote it (a config group, like optimizer=adam), its keys
+    # still set beside it; `schedule.name=...` stays the same setting (searches sweep it).
+    cfg = compose_config(f"schedule={name}", "schedule.every=3", "schedule.warmup_epochs=1")
+    assert cfg.schedule.name == name and cfg.schedule.every == 3 and cfg.schedule.warmup_epochs == 1
+    assert cfg.schedule.factor == KEYS["schedule.factor"].default
+    assert compose_config(f"schedule.name={name}").schedule == compose_config(f"schedule={name}").schedule
+
+
+def test_the_default_schedule_is_the_labs_annealing(compose_config):
+    assert compose_config().schedule.name == "exponential"
+
+
 @pytest.mark.parametrize(("config", "key", "fragment"), [
     ({"schedule": {"name": "linear"}}, "schedule.name", "exponential, step, cosine"),
     ({"schedule": {"every": 0}}, "schedule.every", "integer from 1"),
