@@ -42,6 +42,16 @@ FOREIGN: dict[str, str] = {
     "verbose": "progress", "precision": "dtype",
     "data": "dataset", "model": "backend", "engine": "backend", "framework": "backend",
     "classes": "dataset.classes", "n_trials": "hparams_search",
+    # regularisation (issue 21's names, Keras', PyTorch's, scikit-learn's early stopping)
+    "dropout": "dropout.hidden", "dropout_rate": "dropout.hidden",
+    "input_dropout": "dropout.input", "max_norm_value": "max_norm", "maxnorm": "max_norm",
+    "early_stopping": "early_stopping.patience", "n_iter_no_change": "early_stopping.patience",
+    "patience": "early_stopping.patience", "tol": "early_stopping.min_delta",
+    "min_delta": "early_stopping.min_delta", "restore_best_weights": "early_stopping.restore_best",
+    "lr_schedule": "schedule", "scheduler": "schedule", "lr_scheduler": "schedule",
+    "warmup": "schedule.warmup_epochs", "warmup_epochs": "schedule.warmup_epochs",
+    "min_lr": "schedule.min_lr", "eta_min": "schedule.min_lr", "step_size_epochs": "schedule.every",
+    "augment": "augment.shift", "shift": "augment.shift", "augmentation": "augment.shift",
 }
 
 
