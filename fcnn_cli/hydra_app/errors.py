@@ -87,6 +87,9 @@ def one_line(err: BaseException) -> str | None:
     if isinstance(err, OverrideParseException):
         lines = [line.strip() for line in err.message.splitlines()
                  if line.strip() and not line.startswith(("Error parsing override", "See http"))]
+        split = _split_by_a_space(err.override, sys.argv[1:])
+        if split is not None:
+            return split
         reason = lines[0] if lines else "not in Hydra's override grammar"
         return f"cannot parse the override {err.override!r}: {reason} (grammar: {GRAMMAR})"
     if isinstance(err, ConfigCompositionException | SearchPathException | OmegaConfBaseException):
@@ -96,6 +99,32 @@ def one_line(err: BaseException) -> str | None:
     if isinstance(err, HydraException):
         return _collapse(str(err))
     return None
+
+
+def _split_by_a_space(override: str | None, args: list[str]) -> str | None:
+    """The override the shell cut at a space in a list (`struct=[500 250]` reaches fcnn as
+    'struct=[500' and '250]'): how to write it whole. None when the override is not such a piece.
+    (Quoting would not do: Hydra reads '[500 250]' as a list of one string.)"""
+    if not override or "=" not in override or override not in args:
+        return None
+    opened = sum(override.count(c) for c in "[{(") - sum(override.count(c) for c in "]})")
+    if opened <= 0:
+        return None
+    rest = args[args.index(override) + 1:]
+    pieces = [override]
+    for piece in rest:  # up to the piece that closes it, if any
+        if "=" in piece.split("[", 1)[0]:
+            break
+        pieces.append(piece)
+        opened += sum(piece.count(c) for c in "[{(") - sum(piece.count(c) for c in "]})")
+        if opened <= 0:
+            break
+    if len(pieces) == 1:  # nothing after it: an override left open, which Hydra's words say
+        return None
+    key, typed = override.split("=", 1)[0], " ".join(pieces)
+    joined = typed.split("=", 1)[1].replace(", ", ",").replace(" ", ",")
+    return (f"{key}: the shell cut {typed!r} at its spaces; write it with commas and no spaces: "
+            f"{key}={joined}")
 
 
 def _group_value(args: list[str]) -> str | None:

@@ -53,6 +53,18 @@ def test_unknown_group_choice_lists_the_choices(group, choice, listed):
     assert_refused(result, f"{group}: no option '{choice}'", "choose one of", listed)
 
 
+@pytest.mark.parametrize(("pieces", "key", "whole"), [
+    (("struct=[500", "250]"), "struct", "struct=[500,250]"),  # what `struct=[500 250]` arrives as
+    (("struct=[500,", "250]"), "struct", "struct=[500,250]"),
+    (("dataset.classes=[3,", "8]"), "dataset.classes", "dataset.classes=[3,8]"),
+])
+def test_a_list_the_shell_cut_at_a_space_says_how_to_write_it(tmp_path, pieces, key, whole):
+    result = run_fcnn("train", *NUMPY_FAST, *pieces, f"hydra.run.dir={tmp_path}")
+    assert_refused(result, f"fcnn: error: {key}: the shell cut '{' '.join(pieces)}' at its spaces",
+                   f"write it with commas and no spaces: {whole}")
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
 def test_unknown_command():
     assert_refused(run_fcnn("trian"), "unknown command", "train")
 
