@@ -31,11 +31,23 @@ def search(sweeper: Any, arguments: list[str]) -> Any:
     """The Optuna sweeper's sweep (`sweeper`: fcnn's OptunaSearch), continued where a search
     stopped when this is `fcnn train -m resume=SWEEP_DIR`."""
     impl = sweeper.sweeper  # hydra-optuna-sweeper's OptunaSweeperImpl, which does the work
+    check_counts(impl)
     if impl.storage is not None:
         sqlalchemy2_compat()
     if continuation.active() is not None:
         continue_search(impl)
     return impl.sweep(arguments)
+
+
+def check_counts(impl: Any) -> None:
+    """n_trials and n_jobs as a user can fix them: Optuna's own word for n_trials=0 is
+    "ValueError: Record does not exist" once the search is over, and n_jobs=0 never ends."""
+    from fcnn_cli.errors import UsageError
+
+    for name in ("n_trials", "n_jobs"):
+        value = getattr(impl, name, None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"hydra.sweeper.{name}", f"must be an integer >= 1, got {value!r}")
 
 
 def continue_search(impl: Any) -> None:

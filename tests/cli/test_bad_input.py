@@ -65,6 +65,17 @@ def test_a_list_the_shell_cut_at_a_space_says_how_to_write_it(tmp_path, pieces, 
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("override", ["hydra.sweeper.n_trials=0", "hydra.sweeper.n_jobs=0"])
+def test_a_search_of_no_trials_is_one_line_and_leaves_nothing(tmp_path, override):
+    # n_trials=0 was Optuna's "ValueError: Record does not exist" after an empty search
+    sweep = tmp_path / "search"
+    result = run_fcnn("train", "hparams_search=optuna", *NUMPY_FAST, override,
+                      f"hydra.sweep.dir={sweep}")
+    key = override.split("=")[0]
+    assert_refused(result, f"fcnn: error: {key}: must be an integer >= 1, got 0")
+    assert not sweep.exists()
+
+
 def test_unknown_command():
     assert_refused(run_fcnn("trian"), "unknown command", "train")
 
