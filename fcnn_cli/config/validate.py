@@ -104,10 +104,17 @@ def _augment_shift(cfg: Any, dataset: str) -> int:
     return shift
 
 
-def _regularizers(cfg: Any, backend: str) -> dict[str, Any]:
-    """dropout.hidden, dropout.input and max_norm, on a backend that has them."""
+def _regularizers(cfg: Any, backend: str, struct: list[int]) -> dict[str, Any]:
+    """dropout.hidden, dropout.input and max_norm, on a backend that has them, and on hidden
+    layers that exist (with struct=[] they would silently do nothing)."""
     found = {"dropout_hidden": value(cfg, "dropout.hidden"),
              "dropout_input": value(cfg, "dropout.input"), "max_norm": value(cfg, "max_norm")}
+    if not struct:
+        for field, name, what in (("dropout_hidden", "dropout.hidden", "drops hidden units (to "
+                                   "drop input pixels: dropout.input)"),
+                                  ("max_norm", "max_norm", "bounds hidden units' weights")):
+            if found[field]:
+                raise UsageError(name, f"{what}, and struct=[] has no hidden layer")
     if not BACKENDS[backend].regularizers:
         for field, name in (("dropout_hidden", "dropout.hidden"), ("dropout_input", "dropout.input"),
                             ("max_norm", "max_norm")):
@@ -182,9 +189,10 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
     device = select(cfg, "device.name")
     backend_cfg = select(cfg, "backend")
     backend_cfg = {} if backend_cfg is _MISSING else backend_cfg
+    struct = value(cfg, "struct")
     settings = Settings(
         backend=backend, dataset=dataset, dataset_path=dataset_path,
-        struct=value(cfg, "struct"), activation=value(cfg, "activation"),
+        struct=struct, activation=value(cfg, "activation"),
         init_range=value(cfg, "init_range"), lr=lr, annealing=value(cfg, "annealing"),
         max_epochs=max_epochs, batch_size=batch_size, seed=value(cfg, "seed"),
         dtype=value(cfg, "dtype"),
@@ -195,7 +203,7 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         task=task, classes=classes, probe=probe, objective=objective,
         resume=value(cfg, "resume"), checkpoint_every_s=value(cfg, "checkpoint.every_s"),
         schedule=schedule, early_stopping=_early_stopping(cfg, value(cfg, "val_fraction")),
-        augment_shift=_augment_shift(cfg, dataset), **_regularizers(cfg, backend),
+        augment_shift=_augment_shift(cfg, dataset), **_regularizers(cfg, backend, struct),
     )
     check_memory(settings, data_shape)
     return settings

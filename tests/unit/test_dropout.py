@@ -141,6 +141,16 @@ def test_sklearn_refuses_in_one_line(config, key):
 
 
 @pytest.mark.parametrize(("config", "key"), [
+    ({"dropout": {"hidden": 0.5}}, "dropout.hidden"), ({"max_norm": 3.0}, "max_norm")])
+def test_without_hidden_layers_they_are_refused_not_ignored(config, key):
+    # struct=[] has no hidden unit to drop or bound: they would silently do nothing
+    with pytest.raises(UsageError) as err:
+        _settings(struct=[], **{"dropout": {"input": 0.0}, **config})
+    assert str(err.value).startswith(f"{key}: ") and "struct=[] has no hidden layer" in str(err.value)
+    assert _settings(struct=[], dropout={"input": 0.2}).dropout_input == 0.2  # the input's is kept
+
+
+@pytest.mark.parametrize(("config", "key"), [
     ({"dropout": {"hidden": 1.0}}, "dropout.hidden"), ({"dropout": {"hidden": -0.1}}, "dropout.hidden"),
     ({"dropout": {"input": 1}}, "dropout.input"), ({"dropout": {"input": "half"}}, "dropout.input"),
     ({"max_norm": 0}, "max_norm"), ({"max_norm": -2.0}, "max_norm"), ({"max_norm": "inf"}, "max_norm")])
