@@ -110,3 +110,15 @@ def test_train_help_is_written_from_the_schema_without_hydra():
         "try:\n    cli.main(['train', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n")
     assert "fcnn_cli.config.reference" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("hydra", "omegaconf", "jax", "sklearn")}
+
+
+def test_the_wheel_ships_every_config_directory():
+    # pyproject.toml lists each conf/ directory as a package of its own (conf/schedule was
+    # missing once: an installed fcnn refused its own default, "schedule: no option 'exponential'")
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {"fcnn_cli.conf." + ".".join(p.relative_to(REPO / "conf").parts)
+            for p in (REPO / "conf").rglob("*") if p.is_dir() and any(p.glob("*.yaml"))}
+    assert dirs - set(setuptools["packages"]) == set()
+    assert dirs - set(setuptools["package-data"]) == set()
