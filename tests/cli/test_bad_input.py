@@ -76,6 +76,26 @@ def test_a_search_of_no_trials_is_one_line_and_leaves_nothing(tmp_path, override
     assert not sweep.exists()
 
 
+def test_a_flag_after_the_overrides_still_sweeps(tmp_path):
+    # `fcnn train dataset=digits -m lr=...` was argparse's "unrecognized arguments" and its usage
+    sweep = tmp_path / "sweep"
+    result = run_fcnn("train", *NUMPY_FAST, "-m", "lr=0.1,0.2", f"hydra.sweep.dir={sweep}")
+    assert result.returncode == 0, result.stderr
+    assert "sweep: 2 jobs, 2 completed" in result.stdout
+    assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1"]
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (("train", "--multrun", "lr=0.1"), ("unrecognized arguments: --multrun", "--hydra-help")),
+    (("train", "--cfg", "jobs"), ("argument --cfg/-c: invalid choice: 'jobs'", "'job'")),
+    (("bench", "-m", "dataset=digits"), ("-m: fcnn bench", "does not sweep")),
+])
+def test_a_bad_flag_is_one_line(tmp_path, args, fragments):
+    result = run_fcnn(*args, cwd=tmp_path)
+    assert_refused(result, *fragments)
+    assert not any(tmp_path.iterdir())
+
+
 def test_unknown_command():
     assert_refused(run_fcnn("trian"), "unknown command", "train")
 
