@@ -53,11 +53,11 @@ run: $(STAMP) ## fetch MNIST if absent and train the default model (~98% in unde
 # Three workers (pytest-xdist) on two cores, a test file per worker at a time: the longest files
 # mostly wait on a SLURM cluster's clock or on subprocesses (8:39 against 9:53 with two workers).
 PYTEST_WORKERS ?= 3
-test: $(STAMP) ## run the whole test suite, real-MNIST, SLURM and MLflow-server tests included (~8-10 min on 2 cores)
+test: $(STAMP) ## run the whole test suite, real-MNIST, SLURM and MLflow-server tests included (~9-11 min on 2 cores)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: test-quick
-test-quick: $(STAMP) ## the quick subset: no slow, real-MNIST or SLURM tests (about two thirds of the time)
+test-quick: $(STAMP) ## the quick subset: no slow, real-MNIST or SLURM tests (~3 min on 2 cores)
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not mnist and not slurm"
 
 .PHONY: test-bad-input
