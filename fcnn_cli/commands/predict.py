@@ -1,5 +1,5 @@
 """`fcnn predict RUN_DIR INPUT [--out preds.csv]`: a trained classifier's label, and its
-probability, for each new input (an IDX file, a .npy array or a folder of PNG images; see
+probability, for each new input (an IDX file, a .npy array, a PNG image or a folder of them; see
 `fcnn_cli.inference.inputs` for the rule on values and shapes).
 
 Writes CSV, `input,label,probability` (input: the PNG's file name, or the row's index), to
@@ -75,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Label new inputs with a trained classifier: one line per input, "
                     "input,label,probability (CSV). INPUT: an IDX images file (plain or .gz), a "
                     ".npy array (N x 784 or N x 28 x 28 for MNIST; integers are raw pixels, "
-                    "divided as in training; floats are already scaled to [0, 1]), or a folder "
-                    "of PNG images (8-bit grayscale, exactly the training images' size).",
+                    "divided as in training; floats are already scaled to [0, 1]), a PNG image "
+                    "or a folder of them (8-bit grayscale, exactly the training images' size).",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path,
                         help="a run directory, or a directory FCNNClassifier.save wrote")
     parser.add_argument("input", metavar="INPUT", type=Path,
-                        help="an IDX file, a .npy file or a folder of .png images")
+                        help="an IDX file, a .npy file, a .png image or a folder of them")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="write the CSV here (default: standard output)")
     return parser

@@ -1,4 +1,5 @@
-"""New inputs for a saved model (`fcnn predict`): an IDX file, a .npy array or a folder of PNGs,
+"""New inputs for a saved model (`fcnn predict`): an IDX file, a .npy array, a PNG or a folder of
+PNGs,
 turned into the net's feature rows with one rule for the values:
 
 - integers (IDX ubyte files, integer .npy arrays, PNG pixels) are raw values: 0..255 pixels for
@@ -41,6 +42,8 @@ def read(path: Path, saved: SavedModel) -> tuple[list[str], np.ndarray]:
         return read_png_folder(path, saved)
     if not path.is_file():
         raise UsageError(KEY, f"{path}: no such file or directory")
+    if path.suffix.lower() == ".png":  # one image: `fcnn predict RUN my_digit.png`
+        return read_pngs([path], saved, path)
     array = read_npy(path) if path.suffix.lower() == ".npy" else read_idx(path)
     x = to_features(array, saved, path)
     return [str(i) for i in range(x.shape[0])], x
@@ -66,8 +69,8 @@ def read_idx(path: Path) -> np.ndarray:
         with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as f:
             magic = f.read(4)
             if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_TYPES:
-                raise UsageError(KEY, f"{path}: not an IDX file, a .npy array or a folder of PNG "
-                                      "images")
+                raise UsageError(KEY, f"{path}: not an IDX file, a .npy array, a PNG image or a "
+                                      "folder of them")
             ndim = magic[3]
             header = f.read(4 * ndim)
             if ndim == 0 or len(header) < 4 * ndim:
@@ -129,18 +132,23 @@ def to_features(array: np.ndarray, saved: SavedModel, path: Path) -> np.ndarray:
 
 def read_png_folder(directory: Path, saved: SavedModel) -> tuple[list[str], np.ndarray]:
     """Every *.png in `directory` (in natural order), as feature rows: pixel / 255."""
-    from PIL import Image, UnidentifiedImageError
-
     from fcnn_cli.runs.layout import natural_key
 
-    image = tuple(saved.image_shape)
-    if not image:
-        raise UsageError(KEY, f"{directory}: a folder of images, but this model's inputs are not "
-                              f"images (it takes {saved.n_features} features); give a .npy array")
     files = sorted((p for p in directory.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
                    key=lambda p: natural_key(p.name))
     if not files:
         raise UsageError(KEY, f"{directory}: no .png files")
+    return read_pngs(files, saved, directory)
+
+
+def read_pngs(files: list[Path], saved: SavedModel, given: Path) -> tuple[list[str], np.ndarray]:
+    """The PNG `files` (from INPUT `given`: a folder or one file), as feature rows: pixel / 255."""
+    from PIL import Image, UnidentifiedImageError
+
+    image = tuple(saved.image_shape)
+    if not image:
+        raise UsageError(KEY, f"{given}: images, but this model's inputs are not images (it takes "
+                              f"{saved.n_features} features); give a .npy array")
     rows = np.empty((len(files), saved.n_features), dtype=saved.dtype)
     for i, file in enumerate(files):
         try:

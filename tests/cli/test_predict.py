@@ -105,6 +105,13 @@ def test_predict_the_three_input_kinds(digits_run, digits_raw, tmp_path, fcnn_he
         assert got == expected.tolist()
         np.testing.assert_allclose(probability, confidence, atol=2e-6)
 
+    # One PNG file, as `fcnn predict RUN my_digit.png`: the same label as in its folder.
+    result = fcnn_here("predict", str(run), str(tmp_path / "pngs" / "img7.png"))
+    assert result.returncode == 0, result.stderr
+    names, got, probability = read_csv(result.stdout)
+    assert names == ["img7.png"] and got == expected[7:8].tolist()
+    np.testing.assert_allclose(probability, confidence[7:8], atol=2e-6)
+
 
 def test_predict_refuses_what_the_model_cannot_take(digits_run, digits_raw, tmp_path, fcnn_here):
     run = digits_run("numpy")
@@ -115,6 +122,7 @@ def test_predict_refuses_what_the_model_cannot_take(digits_run, digits_raw, tmp_
     write_pngs(big, np.zeros((2, 28, 28)))
     assert_refused(run_fcnn("predict", str(run), str(big)), "img0.png", "28x28 pixels",
                    "8x8 grayscale", "not resized")
+    assert_refused(run_fcnn("predict", str(run), str(big / "img1.png")), "img1.png", "28x28 pixels")
     colour = tmp_path / "colour"
     colour.mkdir()
     Image.fromarray(np.full((8, 8, 3), (200, 10, 10), np.uint8), mode="RGB").save(colour / "a.png")
