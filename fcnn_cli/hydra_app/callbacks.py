@@ -112,8 +112,13 @@ class RunDirectories(Callback):
         interrupt.defer()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from fcnn_cli.hydra_app import sweeps
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        failed, stopped = summarize_sweep(sweep_dir)
+        # An interrupted sweep skips the jobs it had not started, and says so; otherwise a job
+        # without a directory was skipped by a worker process that a signal had stopped.
+        unstarted = [] if interrupt.received() is not None else sweeps.unstarted(sweep_dir)
+        failed, stopped = summarize_sweep(sweep_dir, unstarted)
         more = continuation.summary_line(sweep_dir)
         if more:
             print(more, flush=True)
@@ -168,13 +173,15 @@ def _or_exit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         fail(hydra_errors.one_line(err) or f"{type(err).__name__}: {err}")
 
 
-def summarize_sweep(sweep_dir: Path) -> tuple[int, int]:
+def summarize_sweep(sweep_dir: Path, unstarted: list[Path] | None = None) -> tuple[int, int]:
     """Print how the jobs under `sweep_dir` ended, and where; return how many failed and how
-    many were interrupted (each of those with the command that resumes it).
+    many were interrupted or `unstarted` (each of those with the command that resumes it, or the
+    reason it left no directory).
 
     A job that left no metrics.json (its process died before it could say so) is recorded as
     failed here, so that `fcnn report` shows it as such.
     """
+    unstarted = unstarted or []
     jobs = [layout.RunDir(p) for p in layout.find_runs(sweep_dir)]
     for job in jobs:
         if job.status() == layout.UNFINISHED:
@@ -189,8 +196,11 @@ def summarize_sweep(sweep_dir: Path) -> tuple[int, int]:
         parts.append(f"{statuses[layout.DIVERGED]} diverged")
     if stopped:
         parts.append(f"{len(stopped)} interrupted")
+    if unstarted:
+        parts.append(f"{len(unstarted)} not started")
     parts.append(f"{len(failed)} failed")
-    print(f"sweep: {len(jobs)} job{'s' if len(jobs) != 1 else ''}, {', '.join(parts)}; "
+    count = len(jobs) + len(unstarted)
+    print(f"sweep: {count} job{'s' if count != 1 else ''}, {', '.join(parts)}; "
           f"runs in {sweep_dir}", flush=True)
 
     def name(job: layout.RunDir) -> Any:
@@ -203,8 +213,12 @@ def summarize_sweep(sweep_dir: Path) -> tuple[int, int]:
               f"{interrupt.resume_command(job.path)}", file=sys.stderr, flush=True)
     for job in failed:
         print(f"  failed {name(job)}: {job.failure() or job.status()}", file=sys.stderr, flush=True)
+    for path in unstarted:
+        # (a worker that got SIGTERM or SIGINT stops its job and skips the jobs it is given next)
+        print(f"  not started {name(layout.RunDir(path))}: its worker process had been stopped by a "
+              "signal", file=sys.stderr, flush=True)
     print(f"next: fcnn report {shlex.quote(str(sweep_dir))}", flush=True)
-    return len(failed), len(stopped)
+    return len(failed), len(stopped) + len(unstarted)
 
 
 def guarded_task(func: F) -> F:

@@ -39,12 +39,14 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
     sweeper.overrides = sweeper.split_arguments(overrides, sweeper.max_batch_size)
     sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
     jobs = [list(job) for batch in sweeper.overrides for job in batch]
-    check_jobs(sweeper.hydra_context.config_loader, sweeper.config, jobs, sweeper.check, sweep_dir)
+    dirs = check_jobs(sweeper.hydra_context.config_loader, sweeper.config, jobs, sweeper.check,
+                      sweep_dir)
+    _expected[sweep_dir.absolute()] = dirs
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(sweeper.config, sweep_dir / layout.SWEEP_CONFIG)
     if continuation.active() is not None:
-        return [continue_jobs(sweeper, jobs)]
+        return [continue_jobs(sweeper, jobs, dirs)]
     returns, first_job = [], 0
     while not sweeper.is_done():
         batch = sweeper.get_job_batch()
@@ -53,7 +55,7 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
     return returns
 
 
-def continue_jobs(sweeper: Any, jobs: list[list[str]]) -> list[Any]:
+def continue_jobs(sweeper: Any, jobs: list[list[str]], dirs: list[Path]) -> list[Any]:
     """A continued sweep (fcnn_cli.hydra_app.continuation): launch, under their own numbers, the
     jobs that did not complete; each resumes from its checkpoint or runs from its start."""
     from fcnn_cli.hydra_app.submitit_jobs import launch_numbered
@@ -61,8 +63,7 @@ def continue_jobs(sweeper: Any, jobs: list[list[str]]) -> list[Any]:
     plan = continuation.active()
     assert plan is not None
     todo: list[tuple[int, list[str]]] = []
-    for number, overrides in enumerate(jobs):
-        job_dir = _job_dir(sweeper.launcher, number, overrides)
+    for number, (overrides, job_dir) in enumerate(zip(jobs, dirs, strict=True)):
         plan.jobs[number] = kind = continuation.classify(job_dir)
         if kind == continuation.RERUN:
             continuation.clear_for_rerun(job_dir)
@@ -77,21 +78,24 @@ def continue_jobs(sweeper: Any, jobs: list[list[str]]) -> list[Any]:
 
 
 def check_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], check: str | None,
-               sweep_dir: Path) -> None:
+               sweep_dir: Path) -> list[Path]:
     """Compose every job's config and pass it to `check` (a dotted path such as
     fcnn_cli.config.validate.from_train_config); the first refusal ends the sweep before any job started,
-    naming the job, and the sweep's fresh directory is removed again."""
+    naming the job, and the sweep's fresh directory is removed again. Returns each job's run
+    directory."""
     from hydra.utils import get_method
 
     checker: Callable[[Any], Any] | None = get_method(check) if check else None
     # A job is named by the values that differ between jobs: the ones the sweep is over.
     varying = {o.split("=", 1)[0] for job in jobs for o in job
                if any(o not in other for other in jobs)}
+    dirs = []
     for number, job in enumerate(jobs):
         try:
             cfg = config_loader.load_sweep_config(master_config=master, sweep_overrides=job)
             if checker is not None:
                 checker(cfg)
+            dirs.append(_dir_of(_numbered(cfg, number)))
         except UsageError as err:
             claim.discard(sweep_dir)
             values = [o for o in job if o.split("=", 1)[0] in varying] or job
@@ -100,6 +104,18 @@ def check_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], ch
         except BaseException:
             claim.discard(sweep_dir)  # Hydra's own errors: reported by the caller, nothing left
             raise
+    return dirs
+
+
+#: The run directory of every job this process's grid sweep launched, by sweep directory. A job
+#: skipped by a worker process that a signal had stopped leaves none (as the jobs an interrupted
+#: sweep skips), and the summary must still count it.
+_expected: dict[Path, list[Path]] = {}
+
+
+def unstarted(sweep_dir: Path) -> list[Path]:
+    """The jobs of this process's sweep in `sweep_dir` that left no directory."""
+    return [d for d in _expected.get(Path(sweep_dir).absolute(), []) if not d.is_dir()]
 
 
 # --- the joblib launcher that survives a dead worker --------------------------------------------
@@ -210,8 +226,8 @@ def _exit_codes(message: str) -> str:
     return f"exit {found.group(1)}" if found else "it was terminated"
 
 
-def _job_config(launcher: Any, idx: int, overrides: list[str]) -> DictConfig:
-    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+def _numbered(cfg: DictConfig, idx: int) -> DictConfig:
+    """A job's composed config with its number, as the launcher sets it."""
     with open_dict(cfg):
         cfg.hydra.job.num = idx
         cfg.hydra.job.id = f"{cfg.hydra.job.name}_{idx}"
@@ -220,9 +236,14 @@ def _job_config(launcher: Any, idx: int, overrides: list[str]) -> DictConfig:
 
 def _job_dir(launcher: Any, idx: int, overrides: list[str]) -> Path:
     """Where job `idx` of the sweep runs (as run_job computes it)."""
+    cfg = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, overrides)
+    return _dir_of(_numbered(cfg, idx))
+
+
+def _dir_of(cfg: DictConfig) -> Path:
+    """The run directory of a job's numbered config."""
     from hydra.core.hydra_config import HydraConfig
 
-    cfg = _job_config(launcher, idx, overrides)
     previous = HydraConfig.instance().cfg
     HydraConfig.instance().set_config(cfg)  # the subdir may interpolate ${hydra.job.num}, ...
     try:

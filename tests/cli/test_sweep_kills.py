@@ -121,3 +121,37 @@ def test_a_sweep_killed_again_and_again_ends_as_the_one_never_disturbed(twin, tm
           f"{equal} of {len(jobs)} results equal to the undisturbed twin's")
     assert len(jobs) == 8 and kills.total() >= 3
     assert equal == len(jobs)
+
+
+def test_jobs_a_signalled_worker_skips_are_counted_and_continued(tmp_path):
+    """SIGTERM to the sweep's workers alone (not to the sweep): each stops its job after the
+    epoch, and skips the jobs it is given next, as on Ctrl-C. Those left no directory, and the
+    summary counted only the jobs that did ("sweep: 2 jobs"), so a sweep whose signalled jobs had
+    just finished ended with status 0 and jobs missing (the kill soak above found it). Now they
+    are "not started", the sweep fails and says how to continue, and continuing completes them."""
+    sweep = tmp_path / "sweep"
+    args = ["-m", "hydra/launcher=local", "hydra.launcher.n_jobs=2", "backend=numpy",
+            "dataset=digits", "struct=[16]", "batch_size=8", "annealing=0.95", "progress=false",
+            "plot=false", "max_epochs=60", "seed=1,2,3,4", f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen([sys.executable, "-m", "fcnn_cli", "train", *args], cwd=REPO, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not all((sweep / job / "checkpoint.npz").exists() for job in ("0", "1")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    workers = _workers(proc.pid, WORKERS["local"])
+    assert len(workers) == 2
+    for pid in workers:
+        os.kill(pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert [read_metrics(sweep / job)["status"] for job in ("0", "1")] == ["interrupted"] * 2
+    assert not (sweep / "2").exists() and not (sweep / "3").exists()
+    assert f"sweep: 4 jobs, 0 completed, 2 interrupted, 2 not started, 0 failed; runs in {sweep}" in out
+    assert "  not started 2: its worker process had been stopped by a signal" in err
+    assert f"continue the sweep with: fcnn train -m resume={sweep}" in err
+
+    done = run_fcnn("train", "-m", f"resume={sweep}", "hydra/launcher=local", env=ONE_THREAD)
+    assert done.returncode == 0, done.stderr
+    assert "continued: 0 jobs kept, 2 resumed, 2 rerun" in done.stdout
+    assert [read_metrics(sweep / str(job))["status"] for job in range(4)] == ["completed"] * 4
