@@ -11,38 +11,16 @@ from fcnn_cli.hydra_app.callbacks import register_plugins
 from fcnn_cli.hydra_app.errors import run_app
 from fcnn_cli.paths import conf_dir
 
-#: Hydra's flags that take no value, and those that take one (hydra/_internal/utils.py's parser)
-_BARE_FLAGS = {"-m", "--multirun", "-r", "--run", "--resolve"}
-_VALUE_FLAGS = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
-                "-cd", "--config-dir"}
 
-
-def flags_first(args: list[str]) -> list[str]:
-    """`args` with Hydra's flags (and their values) before the overrides, each group in its order.
+def hydra_args(command: str, args: list[str]) -> list[str]:
+    """`args` checked by Hydra's own parser, with its flags (and their values) moved before the
+    overrides, each group in its order.
 
     Hydra's parser takes the overrides as one run of positional arguments, so a flag between two
     overrides (`fcnn train dataset=digits -m lr=0.1,0.2`, as people type it) ended in argparse's
-    "unrecognized arguments" and its five lines of usage.
+    "unrecognized arguments" under five lines of usage; its errors are fcnn's one line here.
+    A flag with an optional value (`--info`) stays where it is.
     """
-    flags: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in _BARE_FLAGS:
-            flags.append(arg)
-        elif arg in _VALUE_FLAGS and i + 1 < len(args):
-            flags += args[i:i + 2]
-            i += 1
-        else:
-            rest.append(arg)
-        i += 1
-    return flags + rest
-
-
-def check_flags(command: str, args: list[str]) -> None:
-    """Hydra's own parser over `args`, its errors as fcnn's one line (argparse prints five lines
-    of usage first): `fcnn train --multrun` says what is wrong and where the flags are listed."""
     from hydra._internal.utils import get_args_parser
 
     from fcnn_cli.errors import fail
@@ -53,11 +31,25 @@ def check_flags(command: str, args: list[str]) -> None:
         fail(f"{message} (`fcnn {command} --hydra-help` lists Hydra's flags)")
 
     parser.error = error  # type: ignore[method-assign]
-    parsed = parser.parse_args(args)
-    if parsed.multirun and command == "bench":
+    # How many values each flag takes, as the parser declares them (0: a switch).
+    arity = {option: 0 if action.nargs == 0 else 1 for action in parser._actions
+             if action.nargs in (0, None) for option in action.option_strings}
+    flags: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        taken = arity.get(args[i])
+        if taken is None or i + taken >= len(args):
+            rest.append(args[i])
+        else:
+            flags += args[i:i + 1 + taken]
+            i += taken
+        i += 1
+    if parser.parse_args(flags + rest).multirun and command == "bench":
         # Its sweep would run, then be counted as failed runs of `fcnn train` (no metrics.json).
         fail("-m: fcnn bench times its job on every backend in one run and does not sweep; run it "
              "once per setting (e.g. fcnn bench optimizer=adam)")
+    return flags + rest
 
 
 def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> None:
@@ -67,8 +59,7 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
     from fcnn_cli.config import schema
     from fcnn_cli.hydra_app import quiet
 
-    args = flags_first(args)
-    check_flags(command, args)
+    args = hydra_args(command, args)
     quiet.setup()
     schema.register()  # the keys' defaults, as the config node conf/*.yaml list first
     if command == "train":

@@ -38,6 +38,7 @@ def task_started() -> bool:
 
 def run_app(app: Callable[[], Any]) -> None:
     """Run a `hydra.main` application; Hydra's configuration errors exit 2 in one line."""
+    from fcnn_cli.runs import claim
     from fcnn_cli.training.interrupt import Interrupted
 
     user_wants_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
@@ -45,11 +46,9 @@ def run_app(app: Callable[[], Any]) -> None:
     try:
         app()
     except UsageError as err:
-        from fcnn_cli.runs import claim
         claim.discard_unfinished()  # a refused command line leaves no directory behind
         fail(str(err))
     except Interrupted as err:  # a signal while fcnn train started up, before any training
-        from fcnn_cli.runs import claim
         from fcnn_cli.training import interrupt
         claim.discard_unfinished()
         print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
@@ -107,7 +106,7 @@ def _split_by_a_space(override: str | None, args: list[str]) -> str | None:
     (Quoting would not do: Hydra reads '[500 250]' as a list of one string.)"""
     if not override or "=" not in override or override not in args:
         return None
-    opened = sum(override.count(c) for c in "[{(") - sum(override.count(c) for c in "]})")
+    opened = _depth(override)
     if opened <= 0:
         return None
     rest = args[args.index(override) + 1:]
@@ -116,7 +115,7 @@ def _split_by_a_space(override: str | None, args: list[str]) -> str | None:
         if "=" in piece.split("[", 1)[0]:
             break
         pieces.append(piece)
-        opened += sum(piece.count(c) for c in "[{(") - sum(piece.count(c) for c in "]})")
+        opened += _depth(piece)
         if opened <= 0:
             break
     if len(pieces) == 1:  # nothing after it: an override left open, which Hydra's words say
@@ -125,6 +124,11 @@ def _split_by_a_space(override: str | None, args: list[str]) -> str | None:
     joined = typed.split("=", 1)[1].replace(", ", ",").replace(" ", ",")
     return (f"{key}: the shell cut {typed!r} at its spaces; write it with commas and no spaces: "
             f"{key}={joined}")
+
+
+def _depth(text: str) -> int:
+    """How many brackets `text` opens and does not close."""
+    return sum(text.count(c) for c in "[{(") - sum(text.count(c) for c in "]})")
 
 
 def _group_value(args: list[str]) -> str | None:

@@ -1,6 +1,5 @@
 """New inputs for a saved model (`fcnn predict`): an IDX file, a .npy array, a PNG or a folder of
-PNGs,
-turned into the net's feature rows with one rule for the values:
+PNGs, turned into the net's feature rows with one rule for the values:
 
 - integers (IDX ubyte files, integer .npy arrays, PNG pixels) are raw values: 0..255 pixels for
   MNIST, 0..16 for digits; they are divided by the model's `input_divisor` (PNG's 8-bit pixels
