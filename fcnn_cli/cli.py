@@ -10,7 +10,7 @@ import sys
 
 from fcnn_cli._version import __version__
 from fcnn_cli.commands import COMMANDS
-from fcnn_cli.errors import did_you_mean, fail
+from fcnn_cli.errors import UsageError, did_you_mean
 
 EXAMPLES = """\
 examples:
@@ -39,24 +39,61 @@ def help_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `fcnn` entry point: the only place the process's exit status is decided, from the
+    error a command ended with (fcnn_cli.errors.EXIT_STATUSES)."""
     try:
-        _main(argv)
-    except KeyboardInterrupt:  # Ctrl-C where no handler of fcnn's catches it (start-up, report)
-        print("fcnn: interrupted", file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
+        status = _main(argv)
+    except BrokenPipeError:
+        # `fcnn report ... | head`: the reader left; say nothing more, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    except BaseException as err:  # noqa: BLE001 - sorted by the exit table
+        status = _report(err)
+    raise SystemExit(status)
 
 
-def _main(argv: list[str] | None) -> None:
+def _report(err: BaseException) -> int:
+    """Say why the command ended, in one line (a crash keeps its traceback); its exit status."""
+    import signal
+    import traceback
+
+    from fcnn_cli.errors import Escalated, FcnnError, Interrupted, exit_status
+
+    if isinstance(err, Escalated):
+        err = err.error
+    if isinstance(err, KeyboardInterrupt):  # Ctrl-C where no handler of fcnn's catches it
+        err = Interrupted(signal.SIGINT, "fcnn: interrupted")
+    if isinstance(err, SystemExit):
+        return err.code if isinstance(err.code, int) else 1
+    if isinstance(err, Interrupted):
+        # Later signals are ignored: Python would restore the default handlers while it shuts
+        # down, and a late Ctrl-C would then change the exit status.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        if err.line:
+            print(err.line, file=sys.stderr, flush=True)
+    elif isinstance(err, FcnnError):
+        if str(err):
+            print(f"fcnn: error: {err}", file=sys.stderr, flush=True)
+    elif isinstance(err, Exception):
+        traceback.print_exc()
+        print(f"fcnn: error: the run crashed: {type(err).__name__}: {err}", file=sys.stderr)
+    else:
+        raise err
+    return exit_status(err)
+
+
+def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(help_text(), end="")
-        raise SystemExit(0 if args else 2)
+        return 0 if args else 2
     if args[0] in ("-V", "--version"):
         print(f"fcnn {__version__}")
-        return
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        fail(f"unknown command {name!r}; {did_you_mean(name, COMMANDS)}choose one of "
+        raise UsageError.line(f"unknown command {name!r}; {did_you_mean(name, COMMANDS)}choose one of "
              f"{', '.join(COMMANDS)}")
     from fcnn_cli import commands
 
@@ -64,12 +101,7 @@ def _main(argv: list[str] | None) -> None:
         from fcnn_cli.commands.completion import handle_hydra_flag
 
         if handle_hydra_flag(name, rest):  # Hydra's -sc install|uninstall|query=SHELL
-            return
-    try:
-        status = commands.run(name, rest)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # `fcnn report ... | head`: the reader left; say nothing more, as other tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
-    raise SystemExit(status)
+            return 0
+    status = commands.run(name, rest)
+    sys.stdout.flush()
+    return status

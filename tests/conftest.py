@@ -235,11 +235,11 @@ def compose_config():
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from fcnn_cli.config import schema
+    from fcnn_cli.hydra_app.app import register_defaults
     from fcnn_cli.paths import conf_dir
 
     def compose_(*overrides: str, config_name: str = "config", return_hydra_config: bool = False):
-        schema.register()  # the keys' defaults as the config nodes fcnn_keys and fcnn_bench_keys
+        register_defaults()  # the keys' defaults as the config nodes fcnn_keys and fcnn_bench_keys
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fcnn_cli.errors import fail
+from fcnn_cli.errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -13,4 +13,4 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         command = self.prog.removeprefix("fcnn").strip() or "fcnn"
-        fail(f"{command}: {message}")
+        raise UsageError.line(f"{command}: {message}")

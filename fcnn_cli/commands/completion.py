@@ -186,7 +186,7 @@ def _hydra_flags(before: Sequence[str], word: str) -> list[str] | None:
     None when the word is an override, which Hydra's completion plugin answers."""
     if not word.startswith("-") and not (before and before[-1].startswith("-")):
         return None
-    from hydra._internal.utils import get_args_parser
+    from fcnn_cli.hydra_app.private_hydra import args_parser as get_args_parser
 
     options = _options(get_args_parser())
     previous = options.get(before[-1]) if before else None
@@ -283,9 +283,9 @@ def handle_hydra_flag(command: str, args: Sequence[str]) -> bool:
         return False
     action, shell = request
     if shell not in SHELLS:
-        from fcnn_cli.errors import fail
+        from fcnn_cli.errors import UsageError
 
-        fail(f"shell completion: unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")
+        raise UsageError.line(f"shell completion: unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")
     if action == "query":
         os.environ["COMP_LINE"] = hydra_line(os.environ.get("COMP_LINE", f"fcnn {command} "))
         return False
@@ -323,8 +323,8 @@ def main(argv: list[str]) -> int:
             answer(os.environ.get("COMP_LINE") or "fcnn ", args.query)
         return 0
     if args.shell is None:
-        from fcnn_cli.errors import fail
+        from fcnn_cli.errors import UsageError
 
-        fail(f"completion: name a shell: {', '.join(SHELLS)}")
+        raise UsageError.line(f"completion: name a shell: {', '.join(SHELLS)}")
     sys.stdout.write(script(args.shell))
     return 0

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from fcnn_cli.commands._argparse import Parser
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     directory = paths.mnist_dir(args.path)
     if args.action == "info" and args.path and not directory.is_dir():
-        fail(f"data info: --path {directory}: no such directory")
+        raise UsageError.line(f"data info: --path {directory}: no such directory")
     try:
         if args.action == "info":
             return info(directory)
@@ -74,5 +74,5 @@ def main(argv: list[str]) -> int:
         read_idx_dir(directory)  # parse once so the first training run loads from the cache
         print(f"MNIST ready in {directory} (verified; arrays cached in {time.perf_counter() - start:.1f} s)")
     except UsageError as err:
-        fail(str(err))
+        raise err from None
     return 0

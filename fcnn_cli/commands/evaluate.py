@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fcnn_cli.commands._argparse import Parser
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import UsageError
 from fcnn_cli.runs.layout import RunDir, find_runs
 
 if TYPE_CHECKING:
@@ -353,7 +353,7 @@ def main(argv: list[str]) -> int:
             print_evaluation(evaluation.result, where, written)
             return 0
     except UsageError as err:
-        fail(f"evaluate: {err}")
+        raise UsageError.line(f"evaluate: {err}") from None
     return evaluate_many(directory, targets, request, args.out)
 
 
@@ -377,5 +377,5 @@ def evaluate_many(root: Path, targets: list[Path], request: Request, out: Path |
     console.print(f"evaluate: {len(targets)} runs in {root}, {done} evaluated, {len(skipped)} "
                   "skipped", markup=False, highlight=False)
     if done == 0:
-        fail(f"evaluate: no run in {root} could be evaluated")
+        raise UsageError.line(f"evaluate: no run in {root} could be evaluated")
     return 0 if not skipped else PARTIAL_EXIT

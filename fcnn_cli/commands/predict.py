@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from fcnn_cli.commands._argparse import Parser
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import UsageError
 from fcnn_cli.runs.layout import TRAINING_FILES, RunDir
 
 COLUMNS = ("input", "label", "probability")
@@ -105,6 +105,6 @@ def main(argv: list[str]) -> int:
         except OSError as err:
             raise UsageError("--out", f"cannot write {args.out}: {err.strerror or err}") from None
     except UsageError as err:
-        fail(f"predict: {err}")
+        raise UsageError.line(f"predict: {err}") from None
     print(f"wrote {len(rows):,} predictions to {args.out}")
     return 0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fcnn_cli.commands._argparse import Parser
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import UsageError
 
 # What must be equal between the two searches for their rows to be compared.
 SHARED = ("dataset", "dataset_path", "dtype", "val_fraction", "seed", "classes", "probe")
@@ -253,7 +253,7 @@ def main(argv: list[str]) -> int:
     try:
         result = answer(args.autoencoder, args.bottleneck, out)
     except UsageError as err:
-        fail(str(err))
+        raise err from None
     print_answer(result)
     print(f"wrote answer.md, answer.json, answer.png to {out}")
     return 0

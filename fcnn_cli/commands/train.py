@@ -1,8 +1,7 @@
-"""`fcnn train`: the Hydra task over `fcnn_cli.hydra_app.job.train`, and the line it ends with."""
+"""`fcnn train`: the Hydra task over `fcnn_cli.hydra_app.job.train_job`, and the line it ends with."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,39 +32,27 @@ def next_step(run_dir: Path) -> str:
 
 @guarded_task
 def hydra_task(cfg: Any) -> float:
-    """The Hydra task behind `fcnn train` (run and multirun).
+    """The Hydra task behind `fcnn train` (run and multirun): one run (fcnn_cli.hydra_app.job),
+    its headline, and what a sweeper reads of it.
 
-    A single run that a signal stopped ends the process with 128 + the signal's number, after
-    one line saying how far it got and how to resume it; a sweep's job returns, and the sweep
-    ends (fcnn_cli.hydra_app.callbacks) once the jobs not yet started have been skipped.
+    A single run that a signal stopped is left to the entry to end (fcnn_cli.hydra_app.app.run:
+    128 + the signal's number, after the line saying how to resume); a sweep's job returns, and
+    the sweep ends (fcnn_cli.hydra_app.callbacks) once the jobs not yet started were skipped.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from fcnn_cli.hydra_app.job import train
-    from fcnn_cli.hydra_app.requeue import resume_started
-    from fcnn_cli.training import interrupt
+    from fcnn_cli.hydra_app import session as sessions
+    from fcnn_cli.hydra_app.job import train_job
     from fcnn_cli.training.objective import objective
 
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    # `fcnn train` installed the signal guard at start (fcnn_cli.cli); a joblib sweep's worker
-    # processes install it here, so their jobs too stop after the epoch on Ctrl-C. Jobs that
-    # submitit starts (SLURM) have it from fcnn_cli.hydra_app.requeue, with SLURM's time-limit
-    # warning: they stop after the epoch and are requeued.
-    if "Joblib" in str(hydra_cfg.launcher.get("_target_", "")):
-        interrupt.install(raising=False)
-    if hydra_cfg.mode == RunMode.MULTIRUN:
-        # A requeued job, or one of a continued sweep, goes on from the checkpoint it left.
-        resume_started(cfg, run_dir)
-    metrics = train(cfg, run_dir, [str(o) for o in hydra_cfg.overrides.task])
-    signum = interrupt.received()
-    if signum is None or hydra_cfg.mode == RunMode.MULTIRUN:
+    metrics, run_dir = train_job(cfg)
+    session = sessions.current()
+    in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    if in_sweep or session.guard.signum is None or metrics["status"] != "interrupted":
         print(headline(metrics, run_dir), flush=True)
-        if hydra_cfg.mode != RunMode.MULTIRUN:  # a sweep's summary names `fcnn report` instead
+    if not in_sweep:
+        session.result = (metrics, run_dir)
+        if session.guard.signum is None:  # a sweep's summary names `fcnn report` instead
             print(next_step(run_dir), flush=True)
-        return objective(metrics)
-    if metrics["status"] != "interrupted":  # the signal came during the last epoch
-        print(headline(metrics, run_dir), flush=True)
-    print(interrupt.stopped_line(metrics, run_dir), file=sys.stderr, flush=True)
-    interrupt.leave(signum)
+    return objective(metrics)

@@ -3,9 +3,9 @@
 This table is what validation (`fcnn_cli.config.validate`: the one-line errors), `fcnn train
 --help` and `fcnn bench --help`, the "did you mean" of a misspelled key and
 `docs/reference/config.md` (`fcnn_cli.config.reference`) all read. The defaults of the keys that
-no config group sets reach Hydra from here too: `register()` stores them as the config node
-`fcnn_keys`, which conf/config.yaml and conf/bench.yaml list first in their defaults. A key that
-a group option sets (`optimizer.momentum` in conf/optimizer/sgd.yaml) is declared here with the
+no config group sets reach Hydra from here too: `hydra_app.app.register_defaults()` stores them as
+the config node `fcnn_keys`, which conf/config.yaml and conf/bench.yaml list first in their
+defaults. A key that a group option sets (`optimizer.momentum` in conf/optimizer/sgd.yaml) is declared here with the
 default option's value; a test holds every option's values to these ranges and defaults.
 
 Rules are data, as scikit-learn's `_parameter_constraints` are: a key is checked by its kind and
@@ -383,15 +383,6 @@ def primary_defaults(app: str) -> dict[str, Any]:
 
 #: The config nodes of the primary configs, as conf/config.yaml and conf/bench.yaml name them.
 NODES = {TRAIN: "fcnn_keys", BENCH: "fcnn_bench_keys"}
-
-
-def register() -> None:
-    """Store each app's defaults in Hydra's ConfigStore (before Hydra composes a config)."""
-    from hydra.core.config_store import ConfigStore
-
-    store = ConfigStore.instance()
-    for app, node in NODES.items():
-        store.store(name=node, node=primary_defaults(app))
 
 
 def groups() -> list[str]:

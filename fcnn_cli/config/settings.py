@@ -5,18 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fcnn_cli.config.schema import KEYS, TRAIN
+
+
+def default(name: str) -> Any:
+    """The schema's default of key `name` for `fcnn train`: the one place defaults are written
+    (a list becomes a tuple, as the checked settings hold it)."""
+    value = KEYS[name].default_in(TRAIN)
+    return tuple(value) if isinstance(value, list) else value
+
 
 @dataclass(frozen=True)
 class OptimizerSettings:
     """The optimizer, with scikit-learn MLPClassifier's meanings (see fcnn_cli.core.optim)."""
 
-    name: str = "sgd"
-    momentum: float = 0.0
-    nesterov: bool = False
-    alpha: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
+    name: str = default("optimizer.name")
+    momentum: float = default("optimizer.momentum")
+    nesterov: bool = default("optimizer.nesterov")
+    alpha: float = default("optimizer.alpha")
+    beta1: float = default("optimizer.beta1")
+    beta2: float = default("optimizer.beta2")
+    epsilon: float = default("optimizer.epsilon")
 
 
 @dataclass(frozen=True)
@@ -24,22 +33,22 @@ class ProbeSettings:
     """A probe: after training, logistic regression on hidden layer `layer` for two classes."""
 
     layer: int | str  # a hidden layer number (1 = the first), or "code"
-    classes: tuple[int, ...] = (3, 8)
-    lr: float = 0.1
-    annealing: float = 1.0
-    max_epochs: int = 20
-    batch_size: int = 32
+    classes: tuple[int, ...] = default("probe.classes")
+    lr: float = default("probe.lr")
+    annealing: float = default("probe.annealing")
+    max_epochs: int = default("probe.max_epochs")
+    batch_size: int = default("probe.batch_size")
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
     """The learning rate per epoch (fcnn_cli.core.schedules); exponential uses `annealing`."""
 
-    name: str = "exponential"
-    every: int = 10
-    factor: float = 0.5
-    min_lr: float = 0.0
-    warmup_epochs: int = 0
+    name: str = default("schedule.name")
+    every: int = default("schedule.every")
+    factor: float = default("schedule.factor")
+    min_lr: float = default("schedule.min_lr")
+    warmup_epochs: int = default("schedule.warmup_epochs")
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ class EarlyStoppingSettings:
     by `min_delta` (fcnn_cli.training.early_stopping)."""
 
     patience: int
-    min_delta: float = 1e-4
-    restore_best: bool = True
+    min_delta: float = default("early_stopping.min_delta")
+    restore_best: bool = default("early_stopping.restore_best")
 
 
 @dataclass(frozen=True)
@@ -60,37 +69,37 @@ class Settings:
     dataset: str
     dataset_path: str | None
     struct: tuple[int, ...]
-    activation: str = "relu"
-    init_range: float = 1.0
-    lr: float = 0.1
-    annealing: float = 1.0
-    max_epochs: int = 10
-    batch_size: int = 10
-    seed: int = 1
-    dtype: str = "float32"
-    device: str = "cpu"
-    val_fraction: float = 0.0
+    activation: str = default("activation")
+    init_range: float = default("init_range")
+    lr: float = default("lr")
+    annealing: float = default("annealing")
+    max_epochs: int = default("max_epochs")
+    batch_size: int = default("batch_size")
+    seed: int = default("seed")
+    dtype: str = default("dtype")
+    device: str = default("device.name")
+    val_fraction: float = default("val_fraction")
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    progress: bool = False
-    plot: bool = True
+    progress: bool = False  # library use is quiet (as scikit-learn's verbose=False); the CLI shows it
+    plot: bool = default("plot")
     backend_options: dict[str, Any] = field(default_factory=dict)
     task: str = "classify"
     #: dataset.classes: the dataset's labels to keep, in their new order; None keeps all
     classes: tuple[int, ...] | None = None
     probe: ProbeSettings | None = None
-    objective: str = "auto"
+    objective: str = default("objective")
     #: the run directory this run resumes (fcnn_cli.hydra_app.resume), None for a new run
     resume: str | None = None
     #: checkpoint.every_s: the least seconds between two checkpoints (0: after every epoch)
-    checkpoint_every_s: float = 5.0
+    checkpoint_every_s: float = default("checkpoint.every_s")
     #: schedule.*: the learning rate of each epoch
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     #: early_stopping.*, None when early_stopping.patience is null (off)
     early_stopping: EarlyStoppingSettings | None = None
     #: augment.shift: train each epoch on the images shifted by up to this many pixels (0: none)
-    augment_shift: int = 0
+    augment_shift: int = default("augment.shift")
     #: dropout.hidden and dropout.input: inverted dropout rates in training (0: none)
-    dropout_hidden: float = 0.0
-    dropout_input: float = 0.0
+    dropout_hidden: float = default("dropout.hidden")
+    dropout_input: float = default("dropout.input")
     #: max_norm: each hidden unit's incoming weights kept to this L2 norm (None: unbounded)
-    max_norm: float | None = None
+    max_norm: float | None = default("max_norm")

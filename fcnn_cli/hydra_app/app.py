@@ -21,14 +21,13 @@ def hydra_args(command: str, args: list[str]) -> list[str]:
     "unrecognized arguments" under five lines of usage; its errors are fcnn's one line here.
     A flag with an optional value (`--info`) stays where it is.
     """
-    from hydra._internal.utils import get_args_parser
+    from fcnn_cli.errors import UsageError
+    from fcnn_cli.hydra_app.private_hydra import args_parser
 
-    from fcnn_cli.errors import fail
-
-    parser = get_args_parser()
+    parser = args_parser()
 
     def error(message: str) -> None:
-        fail(f"{message} (`fcnn {command} --hydra-help` lists Hydra's flags)")
+        raise UsageError.line(f"{message} (`fcnn {command} --hydra-help` lists Hydra's flags)")
 
     parser.error = error  # type: ignore[method-assign]
     # How many values each flag takes, as the parser declares them (0: a switch).
@@ -47,35 +46,60 @@ def hydra_args(command: str, args: list[str]) -> list[str]:
         i += 1
     if parser.parse_args(flags + rest).multirun and command == "bench":
         # Its sweep would run, then be counted as failed runs of `fcnn train` (no metrics.json).
-        fail("-m: fcnn bench times its job on every backend in one run and does not sweep; run it "
-             "once per setting (e.g. fcnn bench optimizer=adam)")
+        raise UsageError("-m", "fcnn bench times its job on every backend in one run and does "
+                               "not sweep; run it once per setting (e.g. fcnn bench optimizer=adam)")
     return flags + rest
 
 
-def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> None:
-    """Run `task` as the Hydra app `fcnn COMMAND` with command line `args`."""
-    import hydra
+def register_defaults() -> None:
+    """Store each app's defaults (the settings schema's) in Hydra's ConfigStore, as the config
+    nodes conf/config.yaml and conf/bench.yaml list first (before Hydra composes a config)."""
+    from hydra.core.config_store import ConfigStore
 
     from fcnn_cli.config import schema
+
+    store = ConfigStore.instance()
+    for app, node in schema.NODES.items():
+        store.store(name=node, node=schema.primary_defaults(app))
+
+
+def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> None:
+    """Run `task` as the Hydra app `fcnn COMMAND` with command line `args`. Returns when it
+    ended well; raises the typed error it ended with otherwise (fcnn_cli.errors), for the entry
+    point to report: bad input, a failed sweep, a signal (Interrupted), a fault of the machine.
+    The process is left as found: signal handlers, sys.argv and Hydra's global state."""
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    from fcnn_cli.errors import Interrupted
     from fcnn_cli.hydra_app import quiet
+    from fcnn_cli.hydra_app import session as sessions
+    from fcnn_cli.training.interrupt import SignalGuard, say_heard, stopped_line
 
     args = hydra_args(command, args)
     quiet.setup()
-    schema.register()  # the keys' defaults, as the config node conf/*.yaml list first
-    if command == "train":
-        from fcnn_cli.training import interrupt
+    register_defaults()  # the keys' defaults, as the config node conf/*.yaml list first
+    # Ctrl-C and SIGTERM: stop after the current epoch and keep it (fcnn_cli.training.interrupt).
+    guard = SignalGuard(raising=True, on_first=say_heard)
+    session = sessions.begin(command, guard, install=command == "train")
+    argv = sys.argv
+    try:
+        if command == "train":
+            from fcnn_cli.hydra_app.sweeps import continuation
 
-        # Ctrl-C and SIGTERM: stop after the current epoch and keep it (fcnn_cli.training.interrupt).
-        interrupt.install()
-        from fcnn_cli.errors import UsageError, fail
-        from fcnn_cli.hydra_app import continuation
+            # `-m resume=SWEEP_DIR`: the sweep's own command line, in its own directory
+            args, session.continuation = continuation.plan(args)
+        app = hydra.main(version_base="1.3", config_path=str(conf_dir()),
+                         config_name=config_name)(task)
+        sys.argv = [f"fcnn {command}", *args]  # hydra.main reads its command line from here
+        register_plugins()
+        # Run and sweep directories are claimed, never reused, by callbacks.RunDirectories.
+        run_app(app, session)
+        if session.result is not None and guard.signum is not None:
+            metrics, run_dir = session.result
+            raise Interrupted(guard.signum, stopped_line(metrics, run_dir))
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+        sessions.end()
 
-        try:  # `-m resume=SWEEP_DIR`: the sweep's own command line, in its own directory
-            args = continuation.rewrite(args)
-        except UsageError as err:
-            fail(str(err))
-    app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=config_name)(task)
-    sys.argv = [f"fcnn {command}", *args]
-    register_plugins()
-    # Run and sweep directories are claimed, never reused, by callbacks.RunDirectories.
-    run_app(app)

@@ -2,7 +2,7 @@
 leave nothing behind, failed sweep jobs recorded in their directories, and a sweep's summary.
 
 - `RunDirectories` (a Hydra callback, in `hydra.callbacks` of conf/config.yaml and bench.yaml)
-  claims the run or sweep directory before Hydra writes anything into it (`fcnn_cli.runs.layout.claim`)
+  claims the run or sweep directory before Hydra writes anything into it (`fcnn_cli.runs.claim`)
   and ends a sweep with a summary of its jobs. The one directory it does not claim fresh is the
   run `resume=RUN_DIR` names (fcnn_cli.hydra_app.resume): the run goes on there, and its own `.hydra/`
   record is kept as it is.
@@ -26,16 +26,21 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from fcnn_cli.errors import UsageError, fail
-from fcnn_cli.hydra_app import continuation, faults
+from fcnn_cli.errors import (
+    Escalated,
+    Interrupted,
+    MachineFault,
+    SweepFailed,
+    UsageError,
+    signal_name,
+)
 from fcnn_cli.hydra_app import errors as hydra_errors
-from fcnn_cli.runs import claim, layout
+from fcnn_cli.hydra_app import session as sessions
+from fcnn_cli.hydra_app.sweeps import continuation
+from fcnn_cli.runs import layout
 from fcnn_cli.training import interrupt
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Exit status of a sweep in which at least one job failed (bad input before any job: 2).
-SWEEP_FAILED_EXIT = 1
 
 def register_plugins() -> None:
     """Register fcnn's sweeper and launcher (hydra_plugins/fcnn_sweeps) with Hydra.
@@ -71,7 +76,8 @@ def _claim_directory(config: DictConfig, key: str, marker: str | None) -> Path:
     if value is None or not str(value).strip():
         raise UsageError(key, f"is {'null' if value is None else 'empty'}; name a new directory, "
                               "or leave it unset for a fresh one")
-    path = claim.claim(Path(str(value)), key, named=key in command_line_keys(config), marker=marker)
+    path = sessions.current().claims.claim(Path(str(value)), key,
+                                           named=key in command_line_keys(config), marker=marker)
     with read_write(config):
         OmegaConf.update(config, key, str(path), merge=False)
     return path
@@ -87,52 +93,54 @@ class RunDirectories(Callback):
     """Hydra callback: every run and sweep gets a directory of its own, and a sweep a summary."""
 
     # Hydra turns an exception in a callback into a warning and goes on, which here would mean a
-    # run in a directory nobody checked: every failure ends the command instead (_or_exit).
+    # run in a directory nobody checked: every failure ends the command instead (_or_escalate).
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if _or_exit(OmegaConf.select, config, "resume", default=None) is not None:
-            _or_exit(_resume_directory, config)
+        if _or_escalate(OmegaConf.select, config, "resume", default=None) is not None:
+            _or_escalate(_resume_directory, config)
         else:
-            _or_exit(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
+            _or_escalate(_claim_directory, config, "hydra.run.dir", config.hydra.output_subdir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if continuation.active() is not None:  # -m resume=SWEEP_DIR: its own directory again
-            path = continuation.active().sweep_dir
-            _or_exit(continuation.start, path, str(config.hydra.sweeper.get("_target_", "")))
+        session = sessions.current()
+        if session.continuation is not None:  # -m resume=SWEEP_DIR: its own directory again
+            path = session.continuation.sweep_dir
+            session.held = _or_escalate(continuation.start, path,
+                                        str(config.hydra.sweeper.get("_target_", "")))
         else:
-            _or_exit(_refuse_resume_in_sweep, config)
-            path = _or_exit(_claim_directory, config, "hydra.sweep.dir", None)
-            continuation.hold(path)  # a continuation started meanwhile sees it running
+            _or_escalate(_refuse_resume_in_sweep, config)
+            path = _or_escalate(_claim_directory, config, "hydra.sweep.dir", None)
+            session.held = continuation.hold(path)  # a continuation started meanwhile sees it running
             continuation.record(config, path)
         # Each job composes its config again from the command line's Hydra overrides: the
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(str(path))}")
         # From here on Ctrl-C stops the running jobs after their epoch and skips the rest.
-        interrupt.defer()
+        session.guard.defer()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from fcnn_cli.hydra_app import sweeps
-
+        session = sessions.current()
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        signum = session.guard.signum
         # An interrupted sweep skips the jobs it had not started, and says so; otherwise a job
         # without a directory was skipped by a worker process that a signal had stopped.
-        unstarted = [] if interrupt.received() is not None else sweeps.unstarted(sweep_dir)
+        expected = session.expected.get(sweep_dir.absolute(), [])
+        unstarted = [] if signum is not None else [d for d in expected if not d.is_dir()]
         failed, stopped = summarize_sweep(sweep_dir, unstarted)
-        more = continuation.summary_line(sweep_dir)
+        more = continuation.summary_line(sweep_dir, session.continuation)
         if more:
             print(more, flush=True)
         if failed or stopped:
             print(f"continue the sweep with: fcnn train -m resume={shlex.quote(str(sweep_dir))}",
                   file=sys.stderr, flush=True)
-        signum = interrupt.received()
         if signum is not None:
-            print(f"fcnn: the sweep was interrupted ({interrupt.signal_name(signum)}): "
-                  f"{stopped} job{'s' if stopped != 1 else ''} stopped after an epoch, the jobs "
-                  f"not started were skipped; runs in {sweep_dir}", file=sys.stderr, flush=True)
-            interrupt.leave(signum)
+            raise Escalated(Interrupted(signum, (
+                f"fcnn: the sweep was interrupted ({signal_name(signum)}): "
+                f"{stopped} job{'s' if stopped != 1 else ''} stopped after an epoch, the jobs "
+                f"not started were skipped; runs in {sweep_dir}")))
         if failed or stopped:
-            raise SystemExit(SWEEP_FAILED_EXIT)
+            raise Escalated(SweepFailed())
 
 
 def _resume_directory(config: DictConfig) -> None:
@@ -162,15 +170,16 @@ def _refuse_resume_in_sweep(config: DictConfig) -> None:
                                    "resume=SWEEP_DIR, and nothing else that changes the sweep")
 
 
-def _or_exit(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """func(*args, **kwargs), exiting with one line (status 2) when it raises."""
-
+def _or_escalate(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """func(*args, **kwargs); what it raises ends the command as bad input (one line, status 2),
+    past Hydra's callback handling, which would make it a warning."""
     try:
         return func(*args, **kwargs)
     except UsageError as err:
-        fail(str(err))
+        raise Escalated(err) from None
     except Exception as err:
-        fail(hydra_errors.one_line(err) or f"{type(err).__name__}: {err}")
+        line = hydra_errors.one_line(err) or f"{type(err).__name__}: {err}"
+        raise Escalated(UsageError.line(line)) from None
 
 
 def summarize_sweep(sweep_dir: Path, unstarted: list[Path] | None = None) -> tuple[int, int]:
@@ -226,13 +235,15 @@ def guarded_task(func: F) -> F:
 
     @wraps(func)
     def wrapper(cfg: Any) -> Any:
-        hydra_errors.mark_task_started()
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
+        session = sessions.current()
+        session.task_started = True
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
         in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
+        job_num = hydra_cfg.job.num if in_sweep else None
         try:
             try:
                 OmegaConf.to_container(cfg, resolve=True)  # a bad ${...} fails here, with its key
@@ -240,36 +251,31 @@ def guarded_task(func: F) -> F:
             except OmegaConfBaseException as err:  # reading a key of the config: its value is bad
                 message = " ".join(str(err).split("\n")[0].split())
                 raise UsageError(getattr(err, "full_key", None) or "config", message) from None
+        # A single run's error goes to the entry point past Hydra (which would log it as a crash
+        # first): fcnn_cli.hydra_app.app.run raises it once Hydra has returned.
         except UsageError as err:
             if not in_sweep:
-                claim.discard(run_dir)  # a refused run leaves no directory behind
-                fail(str(err))
-            _job_failed(run_dir, hydra_cfg.job.num, "refused", str(err))
+                session.claims.discard(run_dir)  # a refused run leaves no directory behind
+                session.error = err
+                return None
+            _job_failed(run_dir, job_num, "refused", str(err))
             raise
-        except interrupt.Interrupted as err:  # a signal before training began
+        except Interrupted as err:  # a signal before training began
             if not in_sweep:
-                claim.discard(run_dir)  # (a resumed run's directory is not ours: it stays)
-                print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
-                      file=sys.stderr, flush=True)
-                interrupt.leave(err.signum)
+                session.claims.discard(run_dir)  # (a resumed run's directory is not ours: it stays)
+                session.error = err
+                return None
             _remove_unstarted(run_dir)
             raise interrupt.Skipped(f"not started: the sweep was interrupted ({err})") from None
-        except OSError as err:
-            if not faults.is_fault(err):
-                _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error",
-                            f"{type(err).__name__}: {err}")
-                raise
-            # A full disk, a quota, a read-only file system: one line, the checkpoint kept.
-            line = faults.message(err, run_dir)
+        except MachineFault as err:  # the run's checkpoint is kept; the line says what to do
             with contextlib.suppress(OSError):  # the disk may refuse this record too
-                _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error", line)
+                _job_failed(run_dir, job_num, "error", str(err))
             if not in_sweep:
-                print(f"fcnn: error: {line}", file=sys.stderr, flush=True)
-                raise SystemExit(faults.FAULT_EXIT) from None
+                session.error = err
+                return None
             raise
         except Exception as err:
-            _job_failed(run_dir, hydra_cfg.job.num if in_sweep else None, "error",
-                        f"{type(err).__name__}: {err}")
+            _job_failed(run_dir, job_num, "error", f"{type(err).__name__}: {err}")
             raise
 
     return wrapper  # type: ignore[return-value]

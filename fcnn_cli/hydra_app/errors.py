@@ -9,66 +9,74 @@ traceback (status 1). HYDRA_FULL_ERROR=1 set by the user keeps Hydra's full repo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import Escalated, FcnnError, Interrupted, UsageError
 
-CRASH_EXIT = 1
+if TYPE_CHECKING:
+    from fcnn_cli.hydra_app.session import Session
+
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
-_task_started = False
 
-
-def mark_task_started() -> None:
-    """Called as a task function begins (fcnn_cli.hydra_app.callbacks.guarded_task)."""
-    global _task_started
-    _task_started = True
-
-
-def task_started() -> bool:
-    """Whether a task function began in this process: errors before that are the command
-    line's or the config's."""
-    return _task_started
-
-
-def run_app(app: Callable[[], Any]) -> None:
-    """Run a `hydra.main` application; Hydra's configuration errors exit 2 in one line."""
-    from fcnn_cli.runs import claim
-    from fcnn_cli.training.interrupt import Interrupted
-
-    user_wants_full = os.environ.get("HYDRA_FULL_ERROR") == "1"
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # exceptions come out of Hydra, to be sorted here
+def run_app(app: Callable[[], Any], session: Session) -> None:
+    """Run a `hydra.main` application and raise the typed error it ended with: Hydra's
+    configuration errors become a UsageError of one line; a crash in a task is raised as it is
+    (the entry point keeps its traceback). Directories claimed for a start that was refused or
+    interrupted before training are removed."""
     try:
-        app()
-    except UsageError as err:
-        claim.discard_unfinished()  # a refused command line leaves no directory behind
-        fail(str(err))
-    except Interrupted as err:  # a signal while fcnn train started up, before any training
-        from fcnn_cli.training import interrupt
-        claim.discard_unfinished()
-        print(f"fcnn: interrupted ({err}) before the first epoch ended; nothing was saved",
-              file=sys.stderr, flush=True)
-        interrupt.leave(err.signum)
+        with _errors_out_of_hydra():
+            app()
+        if session.error is not None:  # what a single run's task ended with (guarded_task)
+            raise session.error
+    except Escalated as err:  # from a callback (Hydra turns a callback's Exception into a warning)
+        session.claims.discard_unfinished()
+        raise err.error from None
+    except UsageError:
+        session.claims.discard_unfinished()  # a refused command line leaves no directory behind
+        raise
+    except Interrupted as err:
+        session.claims.discard_unfinished()
+        if not err.line:  # a signal while fcnn train started up, before any training
+            raise Interrupted(err.signum, f"fcnn: interrupted ({err}) before the first epoch "
+                                          "ended; nothing was saved") from None
+        raise
+    except FcnnError:
+        raise
     except Exception as err:
-        line = None if user_wants_full else one_line(err)
-        if line is None and not user_wants_full and not task_started():
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # the user asked for Hydra's full report
+            raise
+        line = one_line(err)
+        if line is None and not session.task_started:
             # Before any task ran, whatever went wrong came from the command line or the config:
             # most often a group given something else than option names, which Hydra's message
             # (if any) does not name.
             line = _group_value(sys.argv[1:]) or (
                 f"cannot run this command line: {type(err).__name__}: {_collapse(str(err))}")
         if line is not None:
-            fail(line)
-        if user_wants_full:
-            raise
-        traceback.print_exc()
-        print(f"fcnn: error: the run crashed: {type(err).__name__}: {err}", file=sys.stderr)
-        raise SystemExit(CRASH_EXIT) from None
+            session.claims.discard_unfinished()
+            raise UsageError.line(line) from None
+        raise
+
+
+@contextlib.contextmanager
+def _errors_out_of_hydra() -> Iterator[None]:
+    """Hydra prints its own report of an error and exits 1 unless HYDRA_FULL_ERROR=1, which lets
+    the exception out to be sorted here; the user's own setting is put back afterwards."""
+    before = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = before
 
 
 def one_line(err: BaseException) -> str | None:

@@ -28,7 +28,7 @@ def setup() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     warnings.showwarning = _log_warning
     # A log file that cannot be written (a full disk) must not print logging's own traceback
-    # for every record: the run's own writes report the fault in one line (hydra_app.faults).
+    # for every record: the run's own writes report the fault in one line (training.faults).
     logging.raiseExceptions = False
 
 

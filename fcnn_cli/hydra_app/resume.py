@@ -1,28 +1,21 @@
-"""`fcnn train resume=RUN_DIR`: the rules for continuing a run where it stopped.
+"""`fcnn train resume=RUN_DIR`: the config a resumed run trains with.
 
-A resumed run trains in its own directory, with its own saved config (`.hydra/config.yaml`),
-from its checkpoint (fcnn_cli.training.checkpoint). The command line may add only what does not change
-the model being trained: `max_epochs` (to train longer, also a run that completed), `progress`,
-`plot`, the `logger` group and its keys, and `checkpoint.every_s`. Any other override must agree
-with the run's config (repeating a value is harmless); one that does not is refused in one line,
-exit status 2, with nothing in the directory touched. So are: a directory that is not a run, a run without a
-checkpoint or with a damaged one, a run that diverged, one that completed (unless max_epochs
-grows), a max_epochs below the epochs done, and a run that another `fcnn train` is still
-training.
+A resumed run trains in its own directory, with its own saved config (`.hydra/config.yaml`). The
+command line may add only what does not change the model being trained: `max_epochs` (to train
+longer, also a run that completed), `progress`, `plot`, the `logger` group and its keys, and
+`checkpoint.every_s`. Any other override must agree with the run's config (repeating a value is
+harmless); one that does not is refused in one line, exit status 2, with nothing in the
+directory touched. Which runs may resume from their checkpoint: fcnn_cli.training.resume.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fcnn_cli.errors import UsageError
 from fcnn_cli.runs import layout
-
-if TYPE_CHECKING:
-    from fcnn_cli.config.settings import Settings
-    from fcnn_cli.training.checkpoint import Checkpoint
 
 #: What a resumed run may change: top-level keys, and groups whose keys may change too (the
 #: refusal names them all).
@@ -83,7 +76,7 @@ def run_config(cfg: Any, run: layout.RunDir, overrides: list[str]) -> Any:
         raise UsageError("resume", f"{'; '.join(conflicts)} (a resumed run keeps its own config: "
                                    f"only {', '.join(ALLOWED[:-1])} and {ALLOWED[-1]} may change)")
     with open_dict(saved):
-        saved.resume = str(run.path)
+        saved.resume = str(run.path)  # the setting as the command line gave it, for the record
     return saved
 
 
@@ -98,53 +91,6 @@ def _show(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"))
-
-
-def load_checkpoint(run: layout.RunDir, s: Settings) -> Checkpoint:
-    """The checkpoint to go on from, once the run's state allows resuming (UsageError, one
-    line, otherwise)."""
-    from fcnn_cli.training.checkpoint import CheckpointError, load
-
-    where = run.path
-    metrics = run.read_metrics() or {}
-    status = run.status()
-    if status == layout.DIVERGED:
-        raise UsageError("resume", f"{where} diverged (epoch {metrics.get('epochs_completed')}): "
-                                   "there is nothing to resume; start a new run")
-    if not run.checkpoint.is_file():
-        raise UsageError("resume", f"{where} has no {layout.CHECKPOINT}: it stopped before its first "
-                                   "epoch ended, or was trained by an fcnn without checkpoints; "
-                                   "nothing to resume")
-    try:
-        checkpoint = load(run.checkpoint)
-    except CheckpointError as err:
-        raise UsageError("resume", f"{err}; it cannot be resumed") from None
-    done = checkpoint.epoch
-    if status == layout.COMPLETED and s.max_epochs <= done:
-        raise UsageError("resume", f"{where} already completed its {done} epochs; to train it "
-                                   f"further, give a larger max_epochs (resume=... max_epochs="
-                                   f"{done + max(1, done)})")
-    if s.max_epochs < done:
-        raise UsageError("resume", f"max_epochs={s.max_epochs} is fewer than the {done} epochs "
-                                   f"{where} has done")
-    return checkpoint
-
-
-def resuming_line(where: Path, done: int, max_epochs: int) -> str:
-    """What a resumed run says first: 'resuming DIR at epoch 101 of 650'."""
-    if done >= max_epochs:  # killed after its last checkpoint, before its results were written
-        return f"resuming {where}: its {done} epochs are done; writing its results"
-    return f"resuming {where} at epoch {done + 1} of {max_epochs}"
-
-
-def check_matches(checkpoint: Checkpoint, run: dict[str, Any], where: Path) -> None:
-    """Refuse a checkpoint that another configuration (or other data) wrote."""
-    from fcnn_cli.training.checkpoint import differences
-
-    found = differences(checkpoint, run)
-    if found:
-        raise UsageError("resume", f"{where}: the checkpoint does not belong to this run's config "
-                                   f"and data ({'; '.join(found)}); it cannot be resumed")
 
 
 class MaxEpochs:

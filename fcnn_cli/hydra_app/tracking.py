@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.experimental.callback import Callback
 
-from fcnn_cli.errors import UsageError, fail
+from fcnn_cli.errors import Escalated, UsageError
 
 if TYPE_CHECKING:
     from fcnn_cli.training.loop import EpochRecord
@@ -246,8 +246,8 @@ class SweepCallback(Callback):
             if settings is None:
                 return
             client, experiment_id = connect(settings)
-        except UsageError as err:
-            fail(str(err))
+        except UsageError as err:  # past Hydra, which would make a callback's error a warning
+            raise Escalated(err) from None
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         overrides = " ".join(str(o) for o in config.hydra.overrides.task)
         run = client.create_run(experiment_id, run_name=f"sweep {sweep_dir.name}",

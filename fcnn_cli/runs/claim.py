@@ -31,18 +31,43 @@ class _Claim:
     parents: list[Path]  # missing ancestors created on the way, deepest first
 
 
-_claimed: dict[Path, _Claim] = {}
+class Claims:
+    """The directories one command claimed, so that a refused start removes what it made."""
+
+    def __init__(self) -> None:
+        self._claimed: dict[Path, _Claim] = {}
+
+    def claim(self, path: Path, key: str, *, named: bool, marker: str | None = HYDRA_SUBDIR) -> Path:
+        """Make `path` this run's (or sweep's) own directory and return it (UsageError, naming
+        `key`, when it cannot be had).
+
+        named=False (fcnn's timestamped default): when `path` exists, the first free `path-1`,
+        `path-2`, ... is taken instead, by an exclusive mkdir, so two runs started at the same
+        moment never share a directory. named=True (a directory the user named): it is used only
+        if it is new or empty, else refused; nothing in it is ever overwritten. Two runs racing
+        for the same empty directory are told apart by an exclusive mkdir of `marker` inside it.
+        """
+        made, how = _claim(path, key, named=named, marker=marker)
+        self._claimed[made.absolute()] = how
+        return made
+
+    def discard(self, path: Path) -> None:
+        """Remove what this command created for a run it then refused; nothing else is
+        touched. Does nothing for a directory it did not claim."""
+        found = self._claimed.pop(Path(path).absolute(), None)
+        if found is not None:
+            _discard(Path(path), found)
+
+    def discard_unfinished(self) -> None:
+        """Discard every directory claimed in which nothing was trained (no metrics.json and no
+        checkpoint anywhere below it): a start-up abandoned before training."""
+        for path in list(self._claimed):
+            trained = any(METRICS in files or CHECKPOINT in files for _, _, files in os.walk(path))
+            if not trained:
+                self.discard(path)
 
 
-def claim(path: Path, key: str, *, named: bool, marker: str | None = HYDRA_SUBDIR) -> Path:
-    """Make `path` this run's (or sweep's) own directory and return it.
-
-    named=False (fcnn's timestamped default): when `path` exists, the first free `path-1`,
-    `path-2`, ... is taken instead, by an exclusive mkdir, so two runs started at the same
-    moment never share a directory. named=True (a directory the user named): it is used only if
-    it is new or empty, else refused; nothing in it is ever overwritten. Two runs racing for the
-    same empty directory are told apart by an exclusive mkdir of `marker` inside it.
-    """
+def _claim(path: Path, key: str, *, named: bool, marker: str | None) -> tuple[Path, _Claim]:
     if not str(path).strip():
         raise UsageError(key, "is empty; name a new directory, or leave it unset for a fresh one")
     parents = _missing_parents(path)
@@ -54,8 +79,7 @@ def claim(path: Path, key: str, *, named: bool, marker: str | None = HYDRA_SUBDI
     while True:
         try:
             candidate.mkdir()
-            _claimed[candidate.absolute()] = _Claim(made_dir=True, parents=parents)
-            return candidate
+            return candidate, _Claim(made_dir=True, parents=parents)
         except FileExistsError:
             if named:
                 break
@@ -76,8 +100,7 @@ def claim(path: Path, key: str, *, named: bool, marker: str | None = HYDRA_SUBDI
     if problem is not None:
         raise UsageError(key, f"{path} {problem}; nothing was overwritten: choose a new or empty "
                               "directory")
-    _claimed[path.absolute()] = _Claim(made_dir=False, parents=[])
-    return path
+    return path, _Claim(made_dir=False, parents=[])
 
 
 def describe_existing(path: Path) -> str | None:
@@ -104,15 +127,8 @@ def describe_existing(path: Path) -> str | None:
     return f"is not empty ({len(entries)} entr{'y' if len(entries) == 1 else 'ies'})"
 
 
-def discard(path: Path) -> None:
-    """Remove what this process created for a run it then refused; nothing else is touched.
-
-    Does nothing for a directory this process did not claim.
-    """
-    path = Path(path)
-    claimed = _claimed.pop(path.absolute(), None)
-    if claimed is None:
-        return
+def _discard(path: Path, claimed: _Claim) -> None:
+    """Remove what was created for `path` when it was claimed."""
     if claimed.made_dir:
         shutil.rmtree(path, ignore_errors=True)
         _remove_empty(claimed.parents)
@@ -122,15 +138,6 @@ def discard(path: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
-
-
-def discard_unfinished() -> None:
-    """Discard every directory this process claimed in which nothing was trained (no
-    metrics.json and no checkpoint anywhere below it): a start-up abandoned before training."""
-    for path in list(_claimed):
-        trained = any(METRICS in files or CHECKPOINT in files for _, _, files in os.walk(path))
-        if not trained:
-            discard(path)
 
 
 def _missing_parents(path: Path) -> list[Path]:

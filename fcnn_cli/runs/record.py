@@ -47,3 +47,33 @@ def flat_config(mapping: Any, prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def metrics(s: Any, *, task: str, device: str, data: Any, history: Any, seconds: dict[str, float],
+            resumed_from: int | None, machine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run's metrics.json (before its probe and objective): its settings, how it ended, the
+    kept epoch's scores (the best epoch's when early stopping restored its weights), its data's
+    sizes, its times and the versions used. `s` are its Settings, `history` the loop's History."""
+    last = history.kept
+    return {
+        "backend": s.backend, "device": device, "task": task, "dataset": s.dataset,
+        "classes": None if s.classes is None else list(s.classes), "struct": list(s.struct),
+        "activation": s.activation, "optimizer": s.optimizer.name, "lr": s.lr,
+        "annealing": s.annealing, "batch_size": s.batch_size, "max_epochs": s.max_epochs,
+        "dtype": s.dtype, "seed": s.seed,
+        "status": history.status, "epochs_completed": len(history.records),
+        **{key: getattr(last, key) for key in SCORES},
+        "n_train": data.n_train, "n_val": 0 if data.x_val is None else int(data.x_val.shape[0]),
+        "n_test": int(data.x_test.shape[0]),
+        **seconds,
+        "resumed_from_epoch": resumed_from,
+        # with early stopping: the best epoch, whether and why training stopped early
+        "early_stopping": history.stop,
+        **(machine or {}),
+        "versions": versions(),
+    }
+
+
+#: The kept epoch's scores, as metrics.json names them (the loop's EpochRecord fields).
+SCORES = ("train_loss", "train_acc", "test_acc", "val_acc", "test_loss", "val_loss")
+

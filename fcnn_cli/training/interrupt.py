@@ -1,16 +1,12 @@
-"""Ctrl-C (SIGINT) and SIGTERM during `fcnn train`: stop after the current epoch and keep it.
+"""Ctrl-C (SIGINT) and SIGTERM during training: stop after the current epoch and keep it.
 
-`fcnn train` installs one `SignalGuard` for its whole process (`install`). Until training begins
-a signal raises `Interrupted` at once: nothing worth keeping has been computed, and loading data
-or composing the config can be abandoned anywhere. From the first epoch on (`SignalGuard.setup`
-ends) a signal only sets a flag: the shared loop checks it between epochs (never inside an
-epoch, and so never inside a compiled JAX call, whose donated buffers an exception would leave
-half consumed), the run is saved as `interrupted` with its checkpoint, and the process exits
-with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). A second signal while the
-results are saved is only noted: the save runs to its end, and every file is atomic anyway.
-
-In a sweep the same flag stops the running job after its epoch and skips the jobs that had not
-started; the sweep then ends with its summary and the same exit status.
+One `SignalGuard` per process, installed by the entry point that owns the process (`fcnn train`,
+a sweep's worker, a SLURM job, the Python API for the length of one call) and handed to the run
+(fcnn_cli.training.run). During a run's setup (`SignalGuard.setup`) a signal raises Interrupted
+at once: nothing worth keeping has been computed. From the first epoch on a signal only sets a
+flag: the shared loop checks it between epochs (never inside an epoch, and so never inside a
+compiled JAX call, whose donated buffers an exception would leave half consumed), and the run is
+saved as `interrupted` with its checkpoint. A second signal is only noted.
 """
 
 from __future__ import annotations
@@ -18,21 +14,15 @@ from __future__ import annotations
 import contextlib
 import shlex
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any
+
+from fcnn_cli.errors import Interrupted, signal_name
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(BaseException):
-    """A signal arrived before training began (nothing to keep). A BaseException, as
-    KeyboardInterrupt: no `except Exception` on the way may swallow it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal_name(signum))
-        self.signum = signum
 
 
 class Skipped(Exception):  # noqa: N818 - it names what happened to the job
@@ -41,18 +31,43 @@ class Skipped(Exception):  # noqa: N818 - it names what happened to the job
 
 
 class SignalGuard:
-    """Catches SIGINT and SIGTERM; remembers the first one. See the module's docstring."""
+    """Catches SIGINT and SIGTERM (and `also`); remembers the first. See the module's docstring.
 
-    def __init__(self, raising: bool) -> None:
+    `on_first(signum)` is called once, at the first signal, from the handler: the place to say
+    that the signal was heard (a status line, not a traceback).
+    """
+
+    def __init__(self, raising: bool = True, also: tuple[int, ...] = (),
+                 on_first: Callable[[int], None] | None = None) -> None:
         self.signum: int | None = None
+        self.signals = (*SIGNALS, *also)
+        self.on_first = on_first
         self._raising = raising
+        self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.signum is None:
+        first = self.signum is None
+        if first:
             self.signum = signum
         if self._raising:
             self._raising = False  # one Interrupted is enough; later signals are only noted
             raise Interrupted(signum)
+        if first and self.on_first is not None:
+            self.on_first(signum)
+
+    def install(self) -> SignalGuard:
+        """Catch the signals in this process until `uninstall`. Outside the main thread, where
+        Python cannot install handlers, nothing is caught (the flag stays down)."""
+        if threading.current_thread() is threading.main_thread() and not self._previous:
+            for signum in self.signals:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def uninstall(self) -> None:
+        """Put back the handlers found at `install`."""
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()
 
     def requested(self) -> bool:
         """Whether a signal asked the process to stop."""
@@ -61,6 +76,13 @@ class SignalGuard:
     def defer(self) -> None:
         """From now on a signal only sets the flag (for the training, and a sweep's waiting)."""
         self._raising = False
+
+    def ignore_more(self) -> None:
+        """Ignore every later signal: the process is ending (Python would restore the default
+        handlers while it shuts down, and a late Ctrl-C would then change the exit status)."""
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
 
     @contextlib.contextmanager
     def setup(self) -> Iterator[None]:
@@ -73,60 +95,6 @@ class SignalGuard:
             yield
         finally:
             self._raising = False
-
-
-_guard: SignalGuard | None = None
-
-
-def install(raising: bool = True, also: tuple[int, ...] = ()) -> SignalGuard | None:
-    """Catch SIGINT and SIGTERM, and the signals `also` names, in this process from now on (once;
-    later calls return the same guard). None outside the main thread, where Python cannot install
-    signal handlers. A SLURM job adds SIGUSR2, its time-limit warning (fcnn_cli.hydra_app.requeue)."""
-    global _guard
-    if _guard is None and threading.current_thread() is threading.main_thread():
-        guard = SignalGuard(raising)
-        for signum in (*SIGNALS, *also):
-            signal.signal(signum, guard._handle)
-        _guard = guard
-    return _guard
-
-
-def current() -> SignalGuard | None:
-    """The guard `install` put in place, if any (none in library use: FCNNClassifier)."""
-    return _guard
-
-
-def defer() -> None:
-    """Signals only set the flag from now on (a sweep's process, while its jobs run)."""
-    if _guard is not None:
-        _guard.defer()
-
-
-def received() -> int | None:
-    """The first signal this process received, if it was caught."""
-    return None if _guard is None else _guard.signum
-
-
-def exit_status(signum: int) -> int:
-    """The shell's convention for a process ended by a signal: 128 + its number."""
-    return 128 + int(signum)
-
-
-def leave(signum: int) -> NoReturn:
-    """End the process with 128 + `signum`, whatever signal comes after: they are ignored from
-    here on (Python would restore the default handlers while it shuts down, and a late Ctrl-C
-    would then kill it and change the exit status)."""
-    if threading.current_thread() is threading.main_thread():
-        for other in SIGNALS:
-            signal.signal(other, signal.SIG_IGN)
-    raise SystemExit(exit_status(signum))
-
-
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 def resume_command(run_dir: Path | str) -> str:
@@ -142,3 +110,16 @@ def stopped_line(metrics: dict, run_dir: Path | str) -> str:
         return (f"fcnn: interrupted after {done}/{planned} epochs; resume with: "
                 f"{resume_command(run_dir)}")
     return f"fcnn: interrupted after {done}/{planned} epochs: the run {status}; run directory {run_dir}"
+
+
+def heard_line(signum: int) -> str:
+    """What a run says at once when the first signal arrives during training."""
+    again = "Ctrl-C" if signum == signal.SIGINT else "another signal"
+    return (f"fcnn: {signal_name(signum)} received: stopping after this epoch, then saving; "
+            f"{again} is ignored meanwhile")
+
+
+def say_heard(signum: int) -> None:
+    """`heard_line` on stderr, on a line of its own (the progress bar is redrawn below it)."""
+    print(f"\r\033[K{heard_line(signum)}" if sys.stderr.isatty() else heard_line(signum),
+          file=sys.stderr, flush=True)

@@ -2,7 +2,7 @@
 submitit launchers.
 
 Hydra instantiates sweepers and launchers only from this namespace package, so the classes live
-here; what they do is in `fcnn_cli.hydra_app.sweeps`. Imported by Hydra's plugin scan on every start:
+here; what they do is in `fcnn_cli.hydra_app.sweeps.grid`. Imported by Hydra's plugin scan on every start:
 nothing heavy at import time.
 """
 
@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.utils import JobReturn
+
+from fcnn_cli.hydra_app.private_hydra import basic_sweeper
+
+BasicSweeper = basic_sweeper()
 
 
 class GridSweeper(BasicSweeper):
@@ -26,7 +29,7 @@ class GridSweeper(BasicSweeper):
         self.check = check
 
     def sweep(self, arguments: list[str]) -> Any:
-        from fcnn_cli.hydra_app.sweeps import grid_sweep
+        from fcnn_cli.hydra_app.sweeps.grid import grid_sweep
 
         return grid_sweep(self, arguments)
 
@@ -48,7 +51,7 @@ if JoblibLauncher is not None:
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.hydra_app.sweeps import launch_surviving
+            from fcnn_cli.hydra_app.sweeps.grid import launch_surviving
 
             return launch_surviving(self, job_overrides, initial_job_idx)
 
@@ -66,19 +69,19 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
     class SurvivingLocalLauncher(LocalLauncher):
         """submitit's local launcher, carrying on when a job's process dies; a job stopped by
-        the time-limit signal is requeued as on SLURM (fcnn_cli.hydra_app.requeue)."""
+        the time-limit signal is requeued as on SLURM (fcnn_cli.hydra_app.slurm.requeue)."""
 
         numbered = True  # takes the job numbers a continued sweep gives (submitit_jobs.job_numbers)
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.hydra_app.sweeps import launch_submitit_surviving
+            from fcnn_cli.hydra_app.sweeps.grid import launch_submitit_surviving
 
             return launch_submitit_surviving(self, job_overrides, initial_job_idx)
 
         def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
                      singleton_state: dict[Any, Any]) -> JobReturn:
-            from fcnn_cli.hydra_app import requeue
+            from fcnn_cli.hydra_app.slurm import requeue
 
             return requeue.run_job(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
 
@@ -91,15 +94,15 @@ if LocalLauncher is not None and SlurmLauncher is not None:
 
         def launch(self, job_overrides: Sequence[Sequence[str]],
                    initial_job_idx: int) -> Sequence[JobReturn]:
-            from fcnn_cli.hydra_app import slurm
+            from fcnn_cli.hydra_app.slurm import launcher as slurm
 
             return slurm.launch(self, job_overrides, initial_job_idx)
 
         def __call__(self, sweep_overrides: list[str], job_dir_key: str, job_num: int, job_id: str,
                      singleton_state: dict[Any, Any]) -> JobReturn:
             """One job, on its node: on SLURM's time-limit warning or a requeue it stops after
-            its epoch and is requeued, resuming from its checkpoint (fcnn_cli.hydra_app.requeue)."""
-            from fcnn_cli.hydra_app import requeue
+            its epoch and is requeued, resuming from its checkpoint (fcnn_cli.hydra_app.slurm.requeue)."""
+            from fcnn_cli.hydra_app.slurm import requeue
 
             return requeue.run_job(self, sweep_overrides, job_dir_key, job_num, job_id, singleton_state)
 
@@ -114,10 +117,10 @@ if OptunaSweeper is not None:
 
     class OptunaSearch(OptunaSweeper):
         """Hydra's Optuna sweeper, whose study (kept in the sweep directory) an interrupted search
-        continues with `fcnn train -m resume=SWEEP_DIR` (fcnn_cli.hydra_app.search)."""
+        continues with `fcnn train -m resume=SWEEP_DIR` (fcnn_cli.hydra_app.sweeps.search)."""
 
         def sweep(self, arguments: list[str]) -> None:
-            from fcnn_cli.hydra_app.search import search
+            from fcnn_cli.hydra_app.sweeps.search import search
 
             return search(self, arguments)
 

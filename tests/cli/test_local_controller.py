@@ -1,5 +1,5 @@
 """The local executor's controller starts a job as often as its requeues need: submitit's own stops
-after 6 starts, whatever max_num_timeout says (fcnn_cli.hydra_app.local_controller)."""
+after 6 starts, whatever max_num_timeout says (fcnn_cli.hydra_app.slurm.local_controller)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from submitit.core.utils import UncompletedJobError
 from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE, LocalExecutor
 
-from fcnn_cli.hydra_app import local_controller
+from fcnn_cli.hydra_app.slurm import local_controller
 
 pytestmark = pytest.mark.slow
 

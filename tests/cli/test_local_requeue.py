@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 # limit warns (1200 epochs reached the warning at epoch 1047 here: too close to finishing first
 # on a faster machine); several times that on a busy one, hence up to 20 requeues (under the full
 # suite on three workers it took 7 starts of 30 s: submitit's own controller, which stops at 6
-# whatever max_num_timeout says, failed it; fcnn_cli.hydra_app.local_controller).
+# whatever max_num_timeout says, failed it; fcnn_cli.hydra_app.slurm.local_controller).
 EPOCHS = 2400
 TRAINING = ("backend=numpy", "dataset=digits", "batch_size=16", "struct=[256,256]", "lr=0.01",
             "annealing=1", f"max_epochs={EPOCHS}", "progress=false", "plot=false")

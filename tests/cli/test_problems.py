@@ -66,7 +66,8 @@ def test_autoencoder_end_to_end_with_a_probe(tmp_path):
     test_38 = int(np.isin(datasets.load("digits").y_test, [3, 8]).sum())
     assert m["probe_n_test"] == test_38 == 72
     assert m["probe_n_val"] > 0 and 0.5 < m["probe_test_acc"] <= 1
-    assert m["objective"] == "probe_val_acc" and m["objective_value"] == m["probe_val_acc"]
+    assert m["objective"] == m["objective_measured_on"] == "probe_val_acc"
+    assert m["objective_value"] == m["probe_val_acc"]
     columns, _ = _columns_of(run_dir / "probe_curves.csv")
     assert columns == ["epoch", "lr", "train_loss", "train_acc", "test_acc", "val_acc", "seconds"]
     last = train_output(proc.stdout)[-1]

@@ -214,7 +214,7 @@ def test_checkpoints_cost_little_on_a_small_net(tmp_path):
 
 
 def test_the_resume_line_for_a_run_whose_epochs_are_all_done():
-    from fcnn_cli.hydra_app.resume import resuming_line
+    from fcnn_cli.training.resume import resuming_line
 
     assert resuming_line(Path("outputs/x"), 100, 650) == "resuming outputs/x at epoch 101 of 650"
     assert "its 3 epochs are done" in resuming_line(Path("r"), 3, 3)

@@ -119,7 +119,11 @@ def test_signal_then_resume_equals_uninterrupted(tmp_path, fcnn_here, backend, o
     metrics = read_metrics(run_dir)
     done = metrics["epochs_completed"]
     assert status == 128 + signum, err
-    assert err.splitlines() == [f"fcnn: interrupted after {done}/{epochs} epochs; resume with: "
+    # The first signal is answered at once (issue 32): stopping after this epoch, then saving.
+    from fcnn_cli.training.interrupt import heard_line
+
+    assert err.splitlines() == [heard_line(signum),
+                                f"fcnn: interrupted after {done}/{epochs} epochs; resume with: "
                                 f"fcnn train resume={run_dir}"]
     assert "Traceback" not in out + err and out == ""
     assert metrics["status"] == "interrupted" and 1 <= done < epochs
@@ -214,8 +218,9 @@ def test_resume_refuses_what_would_change_the_run(tmp_path, finished):
 def test_resume_refuses_a_run_it_cannot_go_on_with(tmp_path, finished):
     """The checks on the run's state, in process: each one line (UsageError on `resume`)."""
     from fcnn_cli.errors import UsageError
-    from fcnn_cli.hydra_app import resume
+    from fcnn_cli.hydra_app.resume import run_directory
     from fcnn_cli.runs import layout
+    from fcnn_cli.training.resume import resume_point
 
     run_dir = tmp_path / "run"
     shutil.copytree(finished, run_dir)
@@ -224,14 +229,14 @@ def test_resume_refuses_a_run_it_cannot_go_on_with(tmp_path, finished):
 
     def refused(max_epochs: int) -> str:
         with pytest.raises(UsageError) as err:
-            resume.load_checkpoint(run, from_config({**_config(s), "max_epochs": max_epochs}))
+            resume_point(run, from_config({**_config(s), "max_epochs": max_epochs}))
         assert err.value.key == "resume" and "\n" not in str(err.value)
         return err.value.message
 
     assert "already completed its 3 epochs" in refused(3)
-    assert resume.load_checkpoint(run, _with(s, max_epochs=4)).epoch == 3  # trained further
+    assert resume_point(run, _with(s, max_epochs=4)).epoch == 3  # trained further
     (run_dir / "metrics.json").unlink()  # as if killed while saving its results
-    assert resume.load_checkpoint(run, _with(s, max_epochs=3)).epoch == 3
+    assert resume_point(run, _with(s, max_epochs=3)).epoch == 3
     assert "max_epochs=2 is fewer than the 3 epochs" in refused(2)
     (run_dir / "metrics.json").write_text(json.dumps({"status": "diverged", "epochs_completed": 3}))
     assert "diverged (epoch 3)" in refused(5)
@@ -244,7 +249,7 @@ def test_resume_refuses_a_run_it_cannot_go_on_with(tmp_path, finished):
     for path, reason in ((tmp_path, "is not a run directory"), (tmp_path / "x", "does not exist"),
                          (run_dir / "curves.csv", "is not a directory")):
         with pytest.raises(UsageError, match=reason):
-            resume.run_directory(str(path))
+            run_directory(str(path))
 
 
 def _config(s) -> dict:

@@ -26,7 +26,7 @@ SEARCH = ("train", "hparams_search=optuna", "hydra.sweeper.n_trials=5", "backend
 def _trials(sweep_dir) -> list[tuple[int, str, dict]]:
     import optuna
 
-    from fcnn_cli.hydra_app.search import sqlalchemy2_compat
+    from fcnn_cli.hydra_app.sweeps.search import sqlalchemy2_compat
 
     sqlalchemy2_compat()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

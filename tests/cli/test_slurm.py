@@ -223,7 +223,7 @@ def test_report_shows_failed_jobs_without_hiding_the_others(sweeps, tmp_path):
     failed = [r for r in rows if r["status"] == "failed"]
     assert sorted(r["run"] for r in failed) == ["cancel/1", "timeout/0"]
     # The job that never started has no accuracy (sorted last); the cancelled one stopped after
-    # an epoch on SLURM's SIGTERM and keeps that epoch's (fcnn_cli.hydra_app.requeue).
+    # an epoch on SLURM's SIGTERM and keeps that epoch's (fcnn_cli.hydra_app.slurm.requeue).
     by_run = {r["run"]: r for r in failed}
     assert by_run["timeout/0"]["test_acc"] == "" and by_run["cancel/1"]["test_acc"] != ""
     assert rows[-1]["run"] == "timeout/0"

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import NUMPY_FAST, REPO, run_fcnn
 
-from fcnn_cli.hydra_app import slurm
+from fcnn_cli.hydra_app.slurm import launcher as slurm
 
 
 def _fake_tool(bin_dir: Path, name: str, stdout: str = "", stderr: str = "", status: int = 0) -> None:

@@ -19,7 +19,7 @@ import pytest
 from conftest import read_metrics
 from test_slurm import NO_CLUSTER, _popen, _wait_for
 
-from fcnn_cli.hydra_app.slurm import START_MARK
+from fcnn_cli.hydra_app.slurm.launcher import START_MARK
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
               pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]

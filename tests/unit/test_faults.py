@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fcnn_cli import atomic
-from fcnn_cli.hydra_app import faults
+from fcnn_cli.training import faults
 
 
 def test_a_failed_write_keeps_the_old_file_and_names_the_real_one(tmp_path, monkeypatch):

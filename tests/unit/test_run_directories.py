@@ -36,24 +36,26 @@ def _umask() -> int:
 # --- claiming directories -----------------------------------------------------------------------
 
 def test_claim_takes_a_suffix_for_the_default_pattern_and_refuses_a_named_directory(tmp_path):
-    first = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
-    second = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
-    third = claim.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    claims = claim.Claims()
+    first = claims.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    second = claims.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
+    third = claims.claim(tmp_path / "a" / "12-00-00", "hydra.run.dir", named=False)
     assert [p.name for p in (first, second, third)] == ["12-00-00", "12-00-00-1", "12-00-00-2"]
     (first / "x").write_text("mine")
     with pytest.raises(UsageError, match="is not empty"):
-        claim.claim(first, "hydra.run.dir", named=True)
+        claims.claim(first, "hydra.run.dir", named=True)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert claim.claim(empty, "hydra.run.dir", named=True) == empty
+    assert claims.claim(empty, "hydra.run.dir", named=True) == empty
     # A second run racing for the same empty directory finds it taken.
     with pytest.raises(UsageError, match="not empty|taken"):
-        claim.claim(empty, "hydra.run.dir", named=True)
+        claims.claim(empty, "hydra.run.dir", named=True)
 
 
 def test_a_finished_bench_is_named_as_such(tmp_path):
     """A directory `fcnn bench` finished in (its bench.json and .hydra) is refused as a finished
     bench, not as a run that has not finished."""
+    claims = claim.Claims()
     bench = tmp_path / "bench"
     (bench / ".hydra").mkdir(parents=True)
     (bench / ".hydra" / "config.yaml").write_text("backends: null\n")
@@ -61,20 +63,21 @@ def test_a_finished_bench_is_named_as_such(tmp_path):
     (bench / "bench.md").write_text("| backend |")
     assert claim.describe_existing(bench) == "already holds a finished bench (bench.json)"
     with pytest.raises(UsageError, match=r"finished bench \(bench.json\); nothing was overwritten"):
-        claim.claim(bench, "hydra.run.dir", named=True)
+        claims.claim(bench, "hydra.run.dir", named=True)
 
 
 def test_discard_leaves_the_file_system_as_it_was(tmp_path):
-    new = claim.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
+    claims = claim.Claims()
+    new = claims.claim(tmp_path / "x" / "y" / "run", "hydra.run.dir", named=True)
     (new / ".hydra" / "config.yaml").parent.mkdir(exist_ok=True)
     (new / ".hydra" / "config.yaml").write_text("lr: 1")
-    claim.discard(new)
+    claims.discard(new)
     assert list(tmp_path.iterdir()) == []  # the run and the parents it created are gone
     mine = tmp_path / "mine"
     mine.mkdir()
-    claim.claim(mine, "hydra.run.dir", named=True)
+    claims.claim(mine, "hydra.run.dir", named=True)
     (mine / "train.log").write_text("log")
-    claim.discard(mine)
+    claims.discard(mine)
     assert mine.is_dir() and list(mine.iterdir()) == []  # the user's directory stays, emptied
-    claim.discard(tmp_path)  # never claimed: untouched
+    claims.discard(tmp_path)  # never claimed: untouched
     assert mine.is_dir()

@@ -107,7 +107,9 @@ def test_compose_brings_the_schemas_defaults(tmp_path):
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    schema.register()
+    from fcnn_cli.hydra_app.app import register_defaults
+
+    register_defaults()
     for app, config in ((TRAIN, "config"), (BENCH, "bench")):
         GlobalHydra.instance().clear()
         with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):

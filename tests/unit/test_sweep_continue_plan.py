@@ -11,12 +11,8 @@ import pytest
 import yaml
 
 from fcnn_cli.errors import UsageError
-from fcnn_cli.hydra_app import continuation, submitit_jobs
-
-
-@pytest.fixture(autouse=True)
-def _no_continuation(monkeypatch):
-    monkeypatch.setattr(continuation, "_active", None)
+from fcnn_cli.hydra_app.slurm import jobs as submitit_jobs
+from fcnn_cli.hydra_app.sweeps import continuation
 
 
 def _sweep(tmp_path: Path, task: list[str], hydra: list[str]) -> Path:
@@ -28,25 +24,24 @@ def _sweep(tmp_path: Path, task: list[str], hydra: list[str]) -> Path:
 
 
 def test_other_command_lines_are_left_alone(tmp_path):
-    assert continuation.rewrite(["lr=0.1"]) == ["lr=0.1"]
-    assert continuation.rewrite(["-m", "lr=0.1,0.2"]) == ["-m", "lr=0.1,0.2"]
-    assert continuation.rewrite(["resume=x"]) == ["resume=x"]  # one run: fcnn_cli.hydra_app.resume
-    assert continuation.active() is None
+    assert continuation.plan(["lr=0.1"]) == (["lr=0.1"], None)
+    assert continuation.plan(["-m", "lr=0.1,0.2"]) == (["-m", "lr=0.1,0.2"], None)
+    assert continuation.plan(["resume=x"]) == (["resume=x"], None)  # one run: hydra_app.resume
 
 
 def test_the_sweep_is_given_its_own_overrides_directory_and_the_chosen_launcher(tmp_path):
     sweep_dir = _sweep(tmp_path, ["lr=0.05,0.1", "seed=1,2"],
                        ["hydra/launcher=slurm", "hydra.launcher.timeout_min=2",
                         f"hydra.sweep.dir={tmp_path}/old", "hydra.mode=MULTIRUN", "hydra.verbose=true"])
-    args = continuation.rewrite(["-m", f"resume={sweep_dir}", "hydra/launcher=local", "seed=1,2"])
+    args, plan = continuation.plan(["-m", f"resume={sweep_dir}", "hydra/launcher=local", "seed=1,2"])
     assert args == ["-m", "lr=0.05,0.1", "seed=1,2", "hydra.verbose=true", "hydra/launcher=local",
                     f"hydra.sweep.dir='{sweep_dir}'"]
-    assert continuation.active().sweep_dir == sweep_dir
+    assert plan.sweep_dir == sweep_dir
 
 
 def test_the_same_launcher_keeps_its_settings(tmp_path):
     sweep_dir = _sweep(tmp_path, ["lr=0.05,0.1"], ["hydra/launcher=slurm", "hydra.launcher.timeout_min=2"])
-    args = continuation.rewrite(["--multirun", f"resume={sweep_dir}", "hydra.launcher.mem_gb=2"])
+    args, _ = continuation.plan(["--multirun", f"resume={sweep_dir}", "hydra.launcher.mem_gb=2"])
     assert args == ["--multirun", "lr=0.05,0.1", "hydra/launcher=slurm", "hydra.launcher.timeout_min=2",
                     "hydra.launcher.mem_gb=2", f"hydra.sweep.dir='{sweep_dir}'"]
 
@@ -55,14 +50,14 @@ def test_the_same_launcher_keeps_its_settings(tmp_path):
 def test_a_change_to_the_sweep_is_refused(tmp_path, extra):
     sweep_dir = _sweep(tmp_path, ["lr=0.05,0.1"], [])
     with pytest.raises(UsageError, match="would change the sweep"):
-        continuation.rewrite(["-m", f"resume={sweep_dir}", extra])
+        continuation.plan(["-m", f"resume={sweep_dir}", extra])
 
 
 def test_a_run_is_not_a_sweep(tmp_path):
     (tmp_path / ".hydra").mkdir()
     (tmp_path / ".hydra" / "config.yaml").write_text("lr: 0.1\n")
     with pytest.raises(UsageError, match="resumes one run, not a sweep: drop -m"):
-        continuation.rewrite(["-m", f"resume={tmp_path}"])
+        continuation.plan(["-m", f"resume={tmp_path}"])
 
 
 def test_each_job_is_kept_resumed_or_rerun(tmp_path):

@@ -28,7 +28,7 @@ from fcnn_cli.commands.report.swept import (
     swept_keys,
     with_setting_columns,
 )
-from fcnn_cli.errors import did_you_mean, fail
+from fcnn_cli.errors import UsageError, did_you_mean
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def checked_name(option: str, name: str, keys: Sequence[str], config_keys: Seque
     """`name` when it names a column of `keys` or a config key; else the command ends in one line,
     with the name most like it and what is allowed."""
     if name not in keys and name not in config_keys:
-        fail(f"report: {option}: unknown column {name!r}; "
+        raise UsageError.line(f"report: {option}: unknown column {name!r}; "
              f"{did_you_mean(name, [*keys, *config_keys])}"
              f"{choose} {allowed_text(keys, config_keys, swept)}")
     return name
@@ -97,7 +97,7 @@ def picked_columns(text: str, columns: tuple[tuple[str, str], ...],
     keys = [key for key, _ in columns]
     picked = [name.strip() for name in text.split(",") if name.strip()]
     if not picked:
-        fail(f"report: --columns: no column named; choose from "
+        raise UsageError.line(f"report: --columns: no column named; choose from "
              f"{allowed_text(keys, config_keys, swept)}")
     return [checked_name("--columns", name, keys, config_keys, swept, "choose from")
             for name in picked]
@@ -126,12 +126,12 @@ def main(argv: list[str]) -> int:
     directories: list[Path] = args.dirs or [Path("outputs")]
     for directory in directories:
         if not directory.is_dir():
-            fail(f"report: {directory}: no such directory")
+            raise UsageError.line(f"report: {directory}: no such directory")
     runs, studies = collect_runs(directories)
     # A wrong --sort or --columns name is refused before an empty directory is.
     columns, picked = table_columns(args, runs)
     if not runs:
-        fail(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
+        raise UsageError.line(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
              f"{', '.join(str(d) for d in directories)}")
     runs = sort_runs(runs, args.sort, args.reverse)
     title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
     rows = runs
     if args.group_by:
         if all(value_of(run, args.group_by) is None for run in runs):
-            fail(f"report: --group-by: no run has a config key {args.group_by!r} "
+            raise UsageError.line(f"report: --group-by: no run has a config key {args.group_by!r} "
                  f"(for example seed, lr, backend.name)")
         # Members listed in run order within a row; the rows in the order asked for.
         rows = sort_runs(fold(sort_runs(runs, "run"), args.group_by), args.sort, args.reverse)
@@ -157,6 +157,6 @@ def main(argv: list[str]) -> int:
             plot(out / "report.png", runs)
             written.append("report.png")
     except OSError as err:
-        fail(f"report: --out: cannot write to {out}: {err}")
+        raise UsageError.line(f"report: --out: cannot write to {out}: {err}") from None
     print(f"wrote {', '.join(written)} to {out}")
     return 0

@@ -96,7 +96,7 @@ class Study:
 def find_studies(directory: Path) -> list[Path]:
     """Every Optuna sweep root at or below `directory`: with its results, or with its study's
     storage alone (a search interrupted or still running)."""
-    from fcnn_cli.hydra_app.search import STUDY_FILE
+    from fcnn_cli.hydra_app.sweeps.search import STUDY_FILE
 
     roots = {p.parent for name in (OPTUNA_RESULTS, STUDY_FILE) for p in directory.rglob(name)}
     return sorted(roots, key=natural_key)
@@ -191,7 +191,7 @@ def read_study(root: Path, runs: list[Run]) -> Study:
     """The study in `root` and the run among `runs` that Optuna's best parameters point at."""
     data = load_yaml(root / OPTUNA_RESULTS)
     if data is None and not (root / OPTUNA_RESULTS).exists():
-        from fcnn_cli.hydra_app.search import stored_best
+        from fcnn_cli.hydra_app.sweeps.search import stored_best
 
         stored = stored_best(root)  # the best trial so far, from the study's own storage
         data = None if stored is None else {"best_value": stored[0], "best_params": stored[1]}

@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fcnn_cli.hydra_app import continuation
+from fcnn_cli.hydra_app import session as sessions
+from fcnn_cli.hydra_app.sweeps import continuation
 from fcnn_cli.runs import layout
 
 log = logging.getLogger("hydra_plugins.fcnn_sweeps")
@@ -34,8 +35,9 @@ def search(sweeper: Any, arguments: list[str]) -> Any:
     check_counts(impl)
     if impl.storage is not None:
         sqlalchemy2_compat()
-    if continuation.active() is not None:
-        continue_search(impl)
+    plan = sessions.current().continuation
+    if plan is not None:
+        continue_search(impl, plan)
     return impl.sweep(arguments)
 
 
@@ -50,24 +52,23 @@ def check_counts(impl: Any) -> None:
             raise UsageError(f"hydra.sweeper.{name}", f"must be an integer >= 1, got {value!r}")
 
 
-def continue_search(impl: Any) -> None:
-    """Prepare `impl` (an OptunaSweeperImpl, after its setup) to go on with its stored study."""
+def continue_search(impl: Any, plan: continuation.Continuation) -> None:
+    """Prepare `impl` (an OptunaSweeperImpl, after its setup) to go on with its stored study;
+    `plan` records what becomes of each trial."""
     import optuna
     from optuna.trial import TrialState
 
-    from fcnn_cli.errors import UsageError, fail
-    from fcnn_cli.hydra_app.submitit_jobs import launch_numbered
+    from fcnn_cli.errors import UsageError
+    from fcnn_cli.hydra_app.slurm.jobs import launch_numbered
 
     sweep_dir = Path(str(impl.sweep_dir))
     if impl.storage is None:
-        fail(str(UsageError("resume", f"{sweep_dir} is a search whose study was kept in memory "
-                                      "(hydra.sweeper.storage=null): it cannot be continued")))
+        raise UsageError("resume", f"{sweep_dir} is a search whose study was kept in memory "
+                                   "(hydra.sweeper.storage=null): it cannot be continued")
     try:
         study = optuna.load_study(study_name=impl.study_name, storage=impl.storage)
     except KeyError:  # no such study yet: the search stopped before its first trial
         return
-    plan = continuation.active()
-    assert plan is not None
     stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
     rerun: list[tuple[int, list[str]]] = []
     for trial in stale:

@@ -187,7 +187,9 @@ def outcome(job: Any, index: int, overrides: list[str], state: str | None) -> Ou
     if status is not None and status.name == "FAILED":
         # The task raised, and Hydra caught it: e.g. submitit ending a job it was told (by
         # SLURM's --signal, signal_delay_s before the time limit) is about to time out.
-        error = value._return_value
+        from fcnn_cli.hydra_app.private_hydra import return_value
+
+        error = return_value(value)
         if type(error).__name__ == "UncompletedJobError" and "timed-out" in str(error):
             found.failure = f"TIMEOUT (submitit stopped it before its time limit: {error})"
         else:
@@ -202,12 +204,11 @@ def _last_line_of(text: str) -> str:
 
 def job_return(found: Outcome, message: str) -> Any:
     """The Hydra JobReturn a sweeper expects: the job's own, or a FAILED one carrying `message`."""
-    from hydra.core.utils import JobReturn, JobStatus
+    from fcnn_cli.hydra_app.private_hydra import failed_return
 
     if found.failure is None:
         return found.result
-    return JobReturn(overrides=found.overrides, status=JobStatus.FAILED,
-                     _return_value=SlurmJobFailed(message))
+    return failed_return(found.overrides, SlurmJobFailed(message))
 
 
 def record_failure(run_dir: Path, found: Outcome, task_config: Any = None) -> None:
@@ -244,7 +245,7 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     import submitit
     from hydra.core.utils import filter_overrides
 
-    from fcnn_cli.hydra_app import submitit_jobs
+    from fcnn_cli.hydra_app.slurm import jobs as submitit_jobs
 
     config = launcher.config
     params = dict(launcher.params)
@@ -277,8 +278,12 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
     try:
         states = wait(jobs)
     except KeyboardInterrupt:
-        log.warning(f"stopped waiting; the jobs keep running in SLURM (scancel {array_id} ends them)")
-        raise SystemExit(130) from None
+        import signal
+
+        from fcnn_cli.errors import Interrupted
+
+        raise Interrupted(signal.SIGINT, f"fcnn: stopped waiting; the jobs keep running in SLURM "
+                                         f"(scancel {array_id} ends them)") from None
 
     outcomes = [outcome(job, args[2], args[0], states[job.job_id])
                 for job, args in zip(jobs, arguments, strict=True)]

@@ -3,9 +3,9 @@
 The command line is rewritten before Hydra sees it (`rewrite`): the sweep's own overrides and
 Hydra settings, read back from its multirun.yaml, with `hydra.sweep.dir` set to SWEEP_DIR and a
 launcher of the user's choice. Hydra so composes the very sweep that ran, with its job numbers.
-The sweep (fcnn_cli.hydra_app.sweeps.grid_sweep) then launches only the jobs that did not
+The sweep (fcnn_cli.hydra_app.sweeps.grid.grid_sweep) then launches only the jobs that did not
 complete, each in its own directory, where it resumes from its checkpoint
-(fcnn_cli.hydra_app.requeue.resume_started) or, without one, runs from its start; completed jobs
+(fcnn_cli.hydra_app.slurm.requeue.resume_started) or, without one, runs from its start; completed jobs
 are not launched, their files untouched.
 
 Refused in one line, exit status 2: a directory that is not a sweep, overrides that change the
@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fcnn_cli.errors import UsageError
+from fcnn_cli.hydra_app.session import KEPT, RERUN, RESUMED, Continuation
 from fcnn_cli.runs import layout
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -32,48 +32,29 @@ FIXED_HYDRA = ("hydra.sweeper", "hydra.sweep", "hydra.mode")
 #: Written by fcnn's callbacks or Hydra into the saved overrides: set again on continuing.
 _DROPPED = ("hydra.sweep.dir", "hydra.mode")
 
-KEPT, RESUMED, RERUN = "kept", "resumed", "rerun"
-#: The sweepers that continue a sweep: fcnn's grid sweeper, and its Optuna one (fcnn_cli.hydra_app.search).
+#: The sweepers that continue a sweep: fcnn's grid sweeper, and its Optuna one (sweeps.search).
 CONTINUABLE = (".GridSweeper", ".OptunaSearch")
 
 
-@dataclass
-class Continuation:
-    """A sweep being continued: its directory, and what became of each job (`classify`)."""
-
-    sweep_dir: Path
-    jobs: dict[int, str] = field(default_factory=dict)
-
-    def counts(self) -> dict[str, int]:
-        return {kind: sum(1 for k in self.jobs.values() if k == kind) for kind in (KEPT, RESUMED, RERUN)}
 
 
-_active: Continuation | None = None
-_held: int | None = None  # the file descriptor that holds the sweep directory's lock
-
-
-def active() -> Continuation | None:
-    """The sweep this process continues, if it does."""
-    return _active
-
-
-def rewrite(args: list[str]) -> list[str]:
-    """`fcnn train`'s arguments: unchanged, except for `-m resume=SWEEP_DIR`, which becomes the
-    sweep's own command line (see the module's docstring). UsageError when it cannot continue."""
-    global _active
+def plan(args: list[str]) -> tuple[list[str], Continuation | None]:
+    """`fcnn train`'s arguments, and the sweep they continue: unchanged and None, except for
+    `-m resume=SWEEP_DIR`, which becomes the sweep's own command line (see the module's
+    docstring). UsageError when it cannot continue."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     if not set(MULTIRUN_FLAGS) & set(args):
-        return args
+        return args, None
     flags = [a for a in args if a.startswith("-")]
     given = [a for a in args if not a.startswith("-")]
     try:
         parsed = OverridesParser.create().parse_overrides(given)
     except Exception:  # noqa: BLE001 - Hydra reports a malformed override itself
-        return args
+        return args, None
     resume = [o for o in parsed if o.key_or_group == "resume"]
     if not resume:
-        return args
+        return args, None
     sweep_dir = sweep_directory(resume[0].value())
     task, hydra = saved_overrides(sweep_dir)
     mine = [o for o in parsed if o.key_or_group != "resume" and not o.key_or_group.startswith("hydra")]
@@ -91,9 +72,8 @@ def rewrite(args: list[str]) -> list[str]:
         replaced.add("hydra.launcher")
     kept = [h for h in hydra if not _key(h).startswith(_DROPPED)
             and _key(h) not in replaced and not any(_key(h).startswith(f"{k}.") for k in replaced)]
-    _active = Continuation(sweep_dir)
     return [*flags, *task, *kept, *(o.input_line for o in new_hydra),
-            f"hydra.sweep.dir={_quoted(str(sweep_dir))}"]
+            f"hydra.sweep.dir={_quoted(str(sweep_dir))}"], Continuation(sweep_dir)
 
 
 def _key(override: str) -> str:
@@ -141,47 +121,52 @@ def record(config: Any, sweep_dir: Path) -> None:
     OmegaConf.save(config, sweep_dir / layout.SWEEP_CONFIG)
 
 
-def hold(sweep_dir: Path) -> bool:
-    """Hold `sweep_dir` while this process runs its sweep (a flock the system releases when the
-    process ends, however it ends); False when another process holds it."""
-    global _held
+def hold(sweep_dir: Path) -> int | None:
+    """Hold `sweep_dir` while this process runs its sweep: a flock the system releases when the
+    process ends, however it ends, or when the returned descriptor is closed (None: nothing to
+    hold). UsageError when another process holds it."""
     import fcntl
 
     try:
         fd = os.open(sweep_dir, os.O_RDONLY)
     except OSError:
-        return True
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        return False
+        raise UsageError("resume", f"the sweep {sweep_dir} is still running (its fcnn train -m "
+                                   "holds it); continue it once that has ended") from None
     except OSError:
         pass  # no flock on this file system: nothing to check against
-    _held = fd
-    return True
+    return fd
 
 
-def start(sweep_dir: Path, sweeper_target: str = "") -> None:
-    """Before a continued sweep launches anything: refuse one that is still running, and hold it.
-    Only fcnn's sweepers know how to continue (`sweeper_target`, hydra.sweeper._target_)."""
+def start(sweep_dir: Path, sweeper_target: str = "") -> int | None:
+    """Before a continued sweep launches anything: refuse one that is still running, and hold it
+    (`hold`'s descriptor). Only fcnn's sweepers know how to continue (`sweeper_target`,
+    hydra.sweeper._target_)."""
     if sweeper_target and not sweeper_target.endswith(CONTINUABLE):
         raise UsageError("resume", f"{sweep_dir} was swept by {sweeper_target.rsplit('.', 1)[-1]}, "
                                    "which cannot continue a sweep: resume its runs one by one "
                                    "(fcnn train resume=RUN_DIR)")
-    if not hold(sweep_dir):
-        raise UsageError("resume", f"the sweep {sweep_dir} is still running (its fcnn train -m holds "
-                                   "it); continue it once that has ended")
-    for run_dir in layout.find_runs(sweep_dir):
-        with layout.RunDir(run_dir).hold() as free:
-            if not free:
-                raise UsageError("resume", f"{run_dir} is still training; continue the sweep once "
-                                           "its jobs have ended")
-    queued = live_slurm_jobs(sweep_dir)
-    if queued:
-        raise UsageError("resume", f"the sweep {sweep_dir} still has SLURM jobs queued or running "
-                                   f"({', '.join(queued)}; scancel ends them); continue it once "
-                                   "they have ended")
+    held = hold(sweep_dir)
+    try:
+        for run_dir in layout.find_runs(sweep_dir):
+            with layout.RunDir(run_dir).hold() as free:
+                if not free:
+                    raise UsageError("resume", f"{run_dir} is still training; continue the sweep once "
+                                               "its jobs have ended")
+        queued = live_slurm_jobs(sweep_dir)
+        if queued:
+            raise UsageError("resume", f"the sweep {sweep_dir} still has SLURM jobs queued or running "
+                                       f"({', '.join(queued)}; scancel ends them); continue it once "
+                                       "they have ended")
+    except BaseException:
+        if held is not None:
+            os.close(held)
+        raise
+    return held
 
 
 def live_slurm_jobs(sweep_dir: Path) -> list[str]:
@@ -189,7 +174,7 @@ def live_slurm_jobs(sweep_dir: Path) -> list[str]:
     folder = sweep_dir / ".submitit"
     if not folder.is_dir() or shutil.which("squeue") is None:
         return []
-    from fcnn_cli.hydra_app import slurm
+    from fcnn_cli.hydra_app.slurm import launcher as slurm
 
     ids = _job_ids(p.name for p in folder.iterdir())
     states = slurm.job_states(ids) if ids else {}
@@ -217,12 +202,12 @@ def clear_for_rerun(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def summary_line(sweep_dir: Path) -> str | None:
-    """'continued: 5 jobs kept, 2 resumed, 1 rerun' for a continued sweep; how often its jobs
+def summary_line(sweep_dir: Path, continued: Continuation | None) -> str | None:
+    """'continued: 5 jobs kept, 2 resumed, 1 rerun' for a sweep `continued`; how often its jobs
     were requeued; None when there is nothing to say."""
     parts = []
-    if _active is not None:
-        counts = _active.counts()
+    if continued is not None:
+        counts = continued.counts()
         parts.append(f"continued: {counts[KEPT]} job{'s' if counts[KEPT] != 1 else ''} kept, "
                      f"{counts[RESUMED]} resumed, {counts[RERUN]} rerun")
     requeued = {}

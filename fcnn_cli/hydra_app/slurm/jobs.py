@@ -29,6 +29,8 @@ def executor(launcher: Any) -> Any:
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
     from omegaconf import OmegaConf
 
+    from fcnn_cli.hydra_app.private_submitit import executor_keys, executor_of
+
     cluster = launcher._EXECUTOR
     params = dict(launcher.params)
     init = {"folder": params.pop("submitit_folder")}
@@ -38,12 +40,11 @@ def executor(launcher: Any) -> Any:
     if cluster == "local":
         # The same executor, whose jobs may start as often as max_num_timeout needs
         # (submitit's controller stops at 6 starts); the subclass adds no state of its own.
-        from fcnn_cli.hydra_app import local_controller
+        from fcnn_cli.hydra_app.slurm import local_controller
 
-        made._executor.__class__ = local_controller.executor_class()
+        executor_of(made).__class__ = local_controller.executor_class()
     generic = set(OmegaConf.structured(BaseQueueConf).keys())
-    taken = (generic | set(type(made._executor)._valid_parameters())
-             | {"max_num_timeout", "submitit_folder"})
+    taken = generic | executor_keys(executor_of(made)) | {"max_num_timeout", "submitit_folder"}
     for key, value in params.items():
         # submitit's NameError would name "{cluster}_{key}" and list only the cluster's own keys
         if key not in taken and value is not None:

@@ -1,6 +1,6 @@
 """SLURM's time limit and preemption: a sweep job that submitit runs stops after its epoch, keeps
 its checkpoint, and is requeued; the requeued job resumes from that checkpoint in the same run
-directory (`resume_started`), and ends bitwise equal to the job never interrupted.
+directory (fcnn_cli.training.resume.left_unfinished), and ends bitwise equal to the job never interrupted.
 
 Why not submitit's own checkpointing alone: its handler of the time-limit warning (SIGUSR2,
 `signal_delay_s` before the limit) requeues at once, in the middle of an epoch, and it ignores
@@ -13,7 +13,7 @@ after the current epoch and writes the checkpoint of that last epoch; then:
   that reason, its checkpoint kept.
 - SIGTERM (`scontrol requeue`, preemption, `scancel`): the job leaves without a result. SLURM
   either runs it again (requeue, preemption), and it resumes, or ends it (cancel), and the
-  launcher records it as failed (fcnn_cli.hydra_app.slurm).
+  launcher records it as failed (fcnn_cli.hydra_app.slurm.launcher).
 
 metrics.json says how often the job was requeued (`requeues`; SLURM's own count,
 SLURM_RESTART_COUNT, or the count the job carried in its directory on submitit's local executor).
@@ -28,26 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fcnn_cli.errors import Interrupted
 from fcnn_cli.runs import layout
-from fcnn_cli.training import interrupt
 
 REQUEUES = "requeues"
-
-
-def resume_started(cfg: Any, run_dir: Path) -> bool:
-    """Make the sweep job in `run_dir` resume when an earlier start of it left a checkpoint and no
-    result: a requeued job, or a job of a sweep that is continued (`-m resume=SWEEP_DIR`). A fresh
-    sweep's directories are new, so a job there starts from its beginning. True when it resumes."""
-    from omegaconf import open_dict
-
-    run = layout.RunDir(run_dir)
-    if cfg.get("resume") is not None or not run.checkpoint.is_file():
-        return False
-    if run.status() in (layout.COMPLETED, layout.DIVERGED):
-        return False
-    with open_dict(cfg):
-        cfg.resume = str(run_dir)
-    return True
 
 
 def requeues_so_far(run_dir: Path) -> int:
@@ -71,19 +55,25 @@ def run_job(launcher: Any, sweep_overrides: list[str], job_dir_key: str, job_num
             job_id: str, singleton_state: dict[Any, Any]) -> Any:
     """What a submitit launcher's job runs (BaseSubmititLauncher.__call__ of
     hydra-submitit-launcher 1.2, MIT licence), with fcnn's signal handling: see the module's
-    docstring. Returns the job's Hydra JobReturn; a requeued job never returns (SystemExit)."""
+    docstring. Returns the job's Hydra JobReturn. This is the job process's entry: a job
+    stopped to be requeued ends the process without a result (SystemExit), as submitit's own
+    handler does, so that the launcher waits for its next start."""
     import submitit
     from hydra.core.singleton import Singleton
     from hydra.core.utils import run_job as hydra_run_job
     from hydra.core.utils import setup_globals
     from omegaconf import open_dict
 
+    from fcnn_cli.hydra_app import session as sessions
+    from fcnn_cli.hydra_app.private_submitit import time_limit_signal
+    from fcnn_cli.training.interrupt import SignalGuard
+
     started = time.time()
     env = submitit.JobEnvironment()
-    warning = env._usr_sig()
+    warning = time_limit_signal(env)
     # Replaces submitit's handlers (installed before this call): its USR2 handler would requeue
     # in the middle of an epoch, and it ignores SIGTERM.
-    interrupt.install(raising=False, also=(warning,))
+    guard = sessions.begin("train", SignalGuard(raising=False, also=(warning,))).guard
     Singleton.set_state(singleton_state)
     setup_globals()
     sweep_config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config,
@@ -96,10 +86,10 @@ def run_job(launcher: Any, sweep_overrides: list[str], job_dir_key: str, job_num
     result = hydra_run_job(hydra_context=launcher.hydra_context, task_function=launcher.task_function,
                            config=sweep_config, job_dir_key=job_dir_key,
                            job_subdir_key="hydra.sweep.subdir")
-    signum = interrupt.received()
+    signum = guard.signum
     status = layout.RunDir(run_dir).status()
     if signum == warning and status != layout.COMPLETED:
-        return _requeue(launcher, env, run_dir, count, started,
+        return _requeue_after_warning(launcher, env, run_dir, count, started,
                         (sweep_overrides, job_dir_key, job_num, job_id, singleton_state), result)
     if signum == signal.SIGTERM and status != layout.COMPLETED:
         # SLURM requeues it (scontrol requeue, preemption) or ends it (scancel): either way no
@@ -107,24 +97,27 @@ def run_job(launcher: Any, sweep_overrides: list[str], job_dir_key: str, job_num
         _set_requeues(run_dir, count)
         print(f"fcnn: job {env.job_id} stopped by SIGTERM after its epoch; its checkpoint is kept "
               f"for its next start", file=sys.stderr, flush=True)
-        raise SystemExit(interrupt.exit_status(signal.SIGTERM))
+        raise SystemExit(Interrupted(signal.SIGTERM).exit_status)
     _set_requeues(run_dir, count)
     return result
 
 
-def _requeue(launcher: Any, env: Any, run_dir: Path, count: int, started: float,
+def _requeue_after_warning(launcher: Any, env: Any, run_dir: Path, count: int, started: float,
              arguments: tuple[Any, ...], result: Any) -> Any:
     """After SLURM's time-limit warning: requeue the job (as submitit's SignalHandler does), or,
     out of requeues, record it as failed and return its failed JobReturn."""
-    from hydra.core.utils import JobReturn, JobStatus
     from submitit.core import utils
 
+    from fcnn_cli.hydra_app.private_hydra import failed_return
+    from fcnn_cli.hydra_app.private_submitit import requeue_job, timeout_of
+
     delayed = utils.DelayedSubmission.load(env.paths.submitted_pickle)
-    limit_s = 60 * float(delayed._timeout_min)
+    timeout_min, countdown_before = timeout_of(delayed)
+    limit_s = 60 * float(timeout_min)
     # submitit's rule: a warning this early in the job's time is a preemption, not its limit,
     # and does not count against max_num_timeout.
     timed_out = time.time() - started >= min(0.8 * limit_s, limit_s - 600)
-    countdown = delayed._timeout_countdown - int(timed_out)
+    countdown = countdown_before - int(timed_out)
     run = layout.RunDir(run_dir)
     if countdown < 0:
         allowed = launcher.params.get("max_num_timeout")
@@ -136,10 +129,9 @@ def _requeue(launcher: Any, env: Any, run_dir: Path, count: int, started: float,
             metrics[REQUEUES] = count
         run.write_metrics(metrics)
         print(f"fcnn: job {env.job_id}: {reason}", file=sys.stderr, flush=True)
-        return JobReturn(overrides=result.overrides, status=JobStatus.FAILED,
-                         _return_value=RuntimeError(reason))
+        return failed_return(result.overrides, RuntimeError(reason))
     again = launcher.checkpoint(*arguments)
-    again.set_timeout(delayed._timeout_min, countdown)
+    again.set_timeout(timeout_min, countdown)
     with utils.temporary_save_path(env.paths.submitted_pickle) as tmp:
         again.dump(tmp)
     _set_requeues(run_dir, count + 1)
@@ -147,5 +139,5 @@ def _requeue(launcher: Any, env: Any, run_dir: Path, count: int, started: float,
     print(f"fcnn: job {env.job_id} got the time-limit warning (SIG{env.USR_SIG}): stopped after epoch "
           f"{metrics.get('epochs_completed')}, checkpoint kept; requeued ({countdown} more "
           f"allowed)", file=sys.stderr, flush=True)
-    env._requeue(countdown)  # `scontrol requeue`; submitit's local executor exits to restart it
+    requeue_job(env, countdown)  # `scontrol requeue`; submitit's local executor exits to restart it
     raise SystemExit(-1)  # no result: the launcher waits for the requeued job

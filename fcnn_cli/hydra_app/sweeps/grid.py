@@ -18,9 +18,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from fcnn_cli.errors import UsageError, fail
-from fcnn_cli.hydra_app import continuation
-from fcnn_cli.runs import claim, layout
+from fcnn_cli.errors import UsageError
+from fcnn_cli.hydra_app import session as sessions
+from fcnn_cli.hydra_app.sweeps import continuation
+from fcnn_cli.runs import layout
 
 # Under hydra_plugins, as the launchers this replaces log: Hydra's logging config shows those
 # launch lines on the terminal (and fcnn_cli.hydra_app.quiet trims them).
@@ -34,19 +35,24 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
     job (recorded in its directory by the task) does not stop the others."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from fcnn_cli.hydra_app.private_hydra import sweeper_params
+
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
-    overrides = parser.parse_overrides([*sweeper._parse_config(), *arguments])
+    overrides = parser.parse_overrides([*sweeper_params(sweeper), *arguments])
     sweeper.overrides = sweeper.split_arguments(overrides, sweeper.max_batch_size)
     sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
     jobs = [list(job) for batch in sweeper.overrides for job in batch]
     dirs = check_jobs(sweeper.hydra_context.config_loader, sweeper.config, jobs, sweeper.check,
                       sweep_dir)
-    _expected[sweep_dir.absolute()] = dirs
+    # A job skipped by a worker process that a signal had stopped leaves no directory (as the
+    # jobs an interrupted sweep skips), and the sweep's summary must still count it.
+    session = sessions.current()
+    session.expected[sweep_dir.absolute()] = dirs
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(sweeper.config, sweep_dir / layout.SWEEP_CONFIG)
-    if continuation.active() is not None:
-        return [continue_jobs(sweeper, jobs, dirs)]
+    if session.continuation is not None:
+        return [continue_jobs(sweeper, jobs, dirs, session.continuation)]
     returns, first_job = [], 0
     while not sweeper.is_done():
         batch = sweeper.get_job_batch()
@@ -55,13 +61,12 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
     return returns
 
 
-def continue_jobs(sweeper: Any, jobs: list[list[str]], dirs: list[Path]) -> list[Any]:
-    """A continued sweep (fcnn_cli.hydra_app.continuation): launch, under their own numbers, the
+def continue_jobs(sweeper: Any, jobs: list[list[str]], dirs: list[Path],
+                  plan: continuation.Continuation) -> list[Any]:
+    """A continued sweep (fcnn_cli.hydra_app.sweeps.continuation): launch, under their own numbers, the
     jobs that did not complete; each resumes from its checkpoint or runs from its start."""
-    from fcnn_cli.hydra_app.submitit_jobs import launch_numbered
+    from fcnn_cli.hydra_app.slurm.jobs import launch_numbered
 
-    plan = continuation.active()
-    assert plan is not None
     todo: list[tuple[int, list[str]]] = []
     for number, (overrides, job_dir) in enumerate(zip(jobs, dirs, strict=True)):
         plan.jobs[number] = kind = continuation.classify(job_dir)
@@ -97,25 +102,15 @@ def check_jobs(config_loader: Any, master: DictConfig, jobs: list[list[str]], ch
                 checker(cfg)
             dirs.append(_dir_of(_numbered(cfg, number)))
         except UsageError as err:
-            claim.discard(sweep_dir)
+            sessions.current().claims.discard(sweep_dir)
             values = [o for o in job if o.split("=", 1)[0] in varying] or job
             where = f"sweep job {number} of {len(jobs)}: {' '.join(values) or 'no overrides'}"
-            fail(f"{err.key}: {err.message} ({where}); no job was started")
+            raise UsageError(err.key, f"{err.message} ({where}); no job was started") from None
         except BaseException:
-            claim.discard(sweep_dir)  # Hydra's own errors: reported by the caller, nothing left
+            # Hydra's own errors: reported by the caller, nothing left
+            sessions.current().claims.discard(sweep_dir)
             raise
     return dirs
-
-
-#: The run directory of every job this process's grid sweep launched, by sweep directory. A job
-#: skipped by a worker process that a signal had stopped leaves none (as the jobs an interrupted
-#: sweep skips), and the summary must still count it.
-_expected: dict[Path, list[Path]] = {}
-
-
-def unstarted(sweep_dir: Path) -> list[Path]:
-    """The jobs of this process's sweep in `sweep_dir` that left no directory."""
-    return [d for d in _expected.get(Path(sweep_dir).absolute(), []) if not d.is_dir()]
 
 
 # --- the joblib launcher that survives a dead worker --------------------------------------------
@@ -132,7 +127,10 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
     """
     from hydra.core.singleton import Singleton
     from hydra.core.utils import configure_log, filter_overrides, setup_globals
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+    from fcnn_cli.hydra_app.private_hydra import joblib_core
+
+    process_joblib_cfg, _ = joblib_core()
 
     setup_globals()
     config = launcher.config
@@ -145,7 +143,7 @@ def launch_surviving(launcher: Any, job_overrides: Sequence[Sequence[str]],
     log.info("Joblib.Parallel({}) is launching {} jobs".format(
         ",".join(f"{k}={v}" for k, v in joblib_cfg.items()), len(job_overrides)))
     log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
-    from fcnn_cli.hydra_app.submitit_jobs import job_numbers
+    from fcnn_cli.hydra_app.slurm.jobs import job_numbers
 
     numbers = job_numbers(launcher, initial_job_idx, len(job_overrides))
     jobs = {number: list(o) for number, o in zip(numbers, job_overrides, strict=True)}
@@ -215,7 +213,9 @@ def _in_flight(job_dir: Path) -> bool:
 
 def _execute_job(idx: int, *args: Any) -> tuple[int, Any]:
     """The plugin's execute_job, returning the job's index with its result (for unordered runs)."""
-    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+    from fcnn_cli.hydra_app.private_hydra import joblib_core
+
+    _, execute_job = joblib_core()
 
     return idx, execute_job(idx, *args)
 
@@ -273,7 +273,7 @@ def launch_submitit_surviving(launcher: Any, job_overrides: Sequence[Sequence[st
     set up by `submitit_jobs`), except at the end: it waits for every job, and one whose process
     died (killed, out of memory, out of time: no result) is recorded as failed in its directory
     instead of ending the sweep with an exception while the other jobs still run."""
-    from fcnn_cli.hydra_app import submitit_jobs
+    from fcnn_cli.hydra_app.slurm import jobs as submitit_jobs
 
     assert launcher.config is not None and len(job_overrides) > 0
     executor = submitit_jobs.executor(launcher)
