@@ -5,8 +5,9 @@ This table is what validation (`fcnn_cli.config.validate`: the one-line errors),
 `docs/reference/config.md` (`fcnn_cli.config.reference`) all read. The defaults of the keys that
 no config group sets reach Hydra from here too: `hydra_app.app.register_defaults()` stores them as
 the config node `fcnn_keys`, which conf/config.yaml and conf/bench.yaml list first in their
-defaults. A key that a group option sets (`optimizer.momentum` in conf/optimizer/sgd.yaml) is declared here with the
-default option's value; a test holds every option's values to these ranges and defaults.
+defaults. A key that a group option sets (`optimizer.momentum` in conf/optimizer/sgd.yaml) is
+declared here with the default option's value; a test holds every option's values to these
+ranges and defaults.
 
 Rules are data, as scikit-learn's `_parameter_constraints` are: a key is checked by its kind and
 bounds alone; the few rules between keys (a backend's optimizers, a probe's layer) live in
