@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fcnn_cli.hydra_app.callbacks import register_plugins
@@ -63,10 +65,20 @@ def register_defaults() -> None:
         store.store(name=node, node=schema.primary_defaults(app))
 
 
-def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> None:
-    """Run `task` as the Hydra app `fcnn COMMAND` with command line `args`. Returns when it
-    ended well; raises the typed error it ended with otherwise (fcnn_cli.errors), for the entry
-    point to report: bad input, a failed sweep, a signal (Interrupted), a fault of the machine.
+@dataclass(frozen=True)
+class Outcome:
+    """What a command that ended well leaves: a single run's metrics and directory, or a
+    sweep's directory."""
+
+    metrics: dict[str, Any] | None = None
+    run_dir: Path | None = None
+    sweep_dir: Path | None = None
+
+
+def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> Outcome:
+    """Run `task` as the Hydra app `fcnn COMMAND` with command line `args`, and say what it left.
+    Raises the typed error it ended with otherwise (fcnn_cli.errors), for the entry point to
+    report: bad input, a failed sweep, a signal (Interrupted), a fault of the machine.
     The process is left as found: signal handlers, sys.argv and Hydra's global state."""
     import hydra
     from hydra.core.global_hydra import GlobalHydra
@@ -98,6 +110,8 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
         if session.result is not None and guard.signum is not None:
             metrics, run_dir = session.result
             raise Interrupted(guard.signum, stopped_line(metrics, run_dir))
+        metrics, run_dir = session.result or (None, None)
+        return Outcome(metrics, run_dir, session.sweep_dir)
     finally:
         sys.argv = argv
         GlobalHydra.instance().clear()

@@ -112,6 +112,7 @@ class RunDirectories(Callback):
             path = _or_escalate(_claim_directory, config, "hydra.sweep.dir", None)
             session.held = continuation.hold(path)  # a continuation started meanwhile sees it running
             continuation.record(config, path)
+        session.sweep_dir = path
         # Each job composes its config again from the command line's Hydra overrides: the
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):

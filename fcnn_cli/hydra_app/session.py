@@ -51,6 +51,8 @@ class Session:
     result: tuple[dict[str, Any], Path] | None = None
     #: the error a single run's task ended with, raised once Hydra has returned
     error: BaseException | None = None
+    #: a sweep's directory, once claimed
+    sweep_dir: Path | None = None
 
     def close(self) -> None:
         self.guard.uninstall()
