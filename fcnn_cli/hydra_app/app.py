@@ -86,13 +86,13 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
     from fcnn_cli.errors import Interrupted
     from fcnn_cli.hydra_app import quiet
     from fcnn_cli.hydra_app import session as sessions
-    from fcnn_cli.training.interrupt import SignalGuard, say_heard, stopped_line
+    from fcnn_cli.training.interrupt import SignalGuard, heard_line, stopped_line
 
     args = hydra_args(command, args)
     quiet.setup()
     register_defaults()  # the keys' defaults, as the config node conf/*.yaml list first
     # Ctrl-C and SIGTERM: stop after the current epoch and keep it (fcnn_cli.training.interrupt).
-    guard = SignalGuard(raising=True, on_first=say_heard)
+    guard = SignalGuard(raising=True, heard=heard_line)
     session = sessions.begin(command, guard, install=command == "train")
     argv = sys.argv
     try:

@@ -14,6 +14,7 @@ leave nothing behind, failed sweep jobs recorded in their directories, and a swe
 from __future__ import annotations
 
 import contextlib
+import functools
 import shlex
 import sys
 from collections import Counter
@@ -117,18 +118,23 @@ class RunDirectories(Callback):
         # directory claimed here goes there too, so a suffixed one (`-1`) reaches every job.
         with read_write(config):
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(str(path))}")
-        # From here on Ctrl-C stops the running jobs after their epoch and skips the rest.
+        # From here on Ctrl-C stops the running jobs after their epoch and skips the rest, and
+        # says so at once.
         session.guard.defer()
+        if session.guard.heard is not None:
+            session.guard.heard = functools.partial(interrupt.heard_line, sweep=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         session = sessions.current()
         sweep_dir = Path(str(config.hydra.sweep.dir))
         signum = session.guard.signum
-        # An interrupted sweep skips the jobs it had not started, and says so; otherwise a job
-        # without a directory was skipped by a worker process that a signal had stopped.
+        # Every job of the sweep is counted: one that left no directory was skipped, because the
+        # sweep was interrupted or because its worker process had been stopped by a signal.
         expected = session.expected.get(sweep_dir.absolute(), [])
-        unstarted = [] if signum is not None else [d for d in expected if not d.is_dir()]
-        failed, stopped = summarize_sweep(sweep_dir, unstarted)
+        unstarted = [d for d in expected if not d.is_dir()]
+        why = ("the sweep was interrupted" if signum is not None
+               else "its worker process had been stopped by a signal")
+        failed, stopped = summarize_sweep(sweep_dir, unstarted, why)
         more = continuation.summary_line(sweep_dir, session.continuation)
         if more:
             print(more, flush=True)
@@ -183,7 +189,8 @@ def _or_escalate(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Escalated(UsageError.line(line)) from None
 
 
-def summarize_sweep(sweep_dir: Path, unstarted: list[Path] | None = None) -> tuple[int, int]:
+def summarize_sweep(sweep_dir: Path, unstarted: list[Path] | None = None,
+                    why: str = "its worker process had been stopped by a signal") -> tuple[int, int]:
     """Print how the jobs under `sweep_dir` ended, and where; return how many failed and how
     many were interrupted or `unstarted` (each of those with the command that resumes it, or the
     reason it left no directory).
@@ -223,10 +230,10 @@ def summarize_sweep(sweep_dir: Path, unstarted: list[Path] | None = None) -> tup
               f"{interrupt.resume_command(job.path)}", file=sys.stderr, flush=True)
     for job in failed:
         print(f"  failed {name(job)}: {job.failure() or job.status()}", file=sys.stderr, flush=True)
-    for path in unstarted:
+    if unstarted:
         # (a worker that got SIGTERM or SIGINT stops its job and skips the jobs it is given next)
-        print(f"  not started {name(layout.RunDir(path))}: its worker process had been stopped by a "
-              "signal", file=sys.stderr, flush=True)
+        names = ", ".join(str(name(layout.RunDir(path))) for path in unstarted)
+        print(f"  not started: {names} ({why})", file=sys.stderr, flush=True)
     print(f"next: fcnn report {shlex.quote(str(sweep_dir))}", flush=True)
     return len(failed), len(stopped) + len(unstarted)
 

@@ -33,15 +33,16 @@ class Skipped(Exception):  # noqa: N818 - it names what happened to the job
 class SignalGuard:
     """Catches SIGINT and SIGTERM (and `also`); remembers the first. See the module's docstring.
 
-    `on_first(signum)` is called once, at the first signal, from the handler: the place to say
-    that the signal was heard (a status line, not a traceback).
+    At the first signal during training, the line `heard(signum)` (None: nothing) is said at
+    once through `say` (stderr by default; the run path routes it above its progress bar).
     """
 
     def __init__(self, raising: bool = True, also: tuple[int, ...] = (),
-                 on_first: Callable[[int], None] | None = None) -> None:
+                 heard: Callable[[int], str] | None = None) -> None:
         self.signum: int | None = None
         self.signals = (*SIGNALS, *also)
-        self.on_first = on_first
+        self.heard = heard
+        self.say: Callable[[str], None] = _say
         self._raising = raising
         self._previous: dict[int, Any] = {}
 
@@ -52,8 +53,8 @@ class SignalGuard:
         if self._raising:
             self._raising = False  # one Interrupted is enough; later signals are only noted
             raise Interrupted(signum)
-        if first and self.on_first is not None:
-            self.on_first(signum)
+        if first and self.heard is not None:
+            self.say(self.heard(signum))
 
     def install(self) -> SignalGuard:
         """Catch the signals in this process until `uninstall`. Outside the main thread, where
@@ -112,14 +113,14 @@ def stopped_line(metrics: dict, run_dir: Path | str) -> str:
     return f"fcnn: interrupted after {done}/{planned} epochs: the run {status}; run directory {run_dir}"
 
 
-def heard_line(signum: int) -> str:
-    """What a run says at once when the first signal arrives during training."""
+def heard_line(signum: int, sweep: bool = False) -> str:
+    """What a run (or a sweep) says at once when the first signal arrives during training."""
     again = "Ctrl-C" if signum == signal.SIGINT else "another signal"
-    return (f"fcnn: {signal_name(signum)} received: stopping after this epoch, then saving; "
-            f"{again} is ignored meanwhile")
+    what = ("stopping the running jobs after their epoch, then saving; the jobs not started are "
+            "skipped" if sweep else "stopping after this epoch, then saving")
+    return f"fcnn: {signal_name(signum)} received: {what}; {again} is ignored meanwhile"
 
 
-def say_heard(signum: int) -> None:
-    """`heard_line` on stderr, on a line of its own (the progress bar is redrawn below it)."""
-    print(f"\r\033[K{heard_line(signum)}" if sys.stderr.isatty() else heard_line(signum),
-          file=sys.stderr, flush=True)
+def _say(line: str) -> None:
+    """`line` on stderr, on a line of its own (a terminal's line is cleared first)."""
+    print(f"\r\033[K{line}" if sys.stderr.isatty() else line, file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,9 +112,10 @@ def _train(s: Settings, out: RunDir, resume: bool, guard: SignalGuard | None,
     checkpointer = checkpoint.Checkpointer(out.checkpoint, identity, every_s=s.checkpoint_every_s)
     log.info("run %s: %s", run_dir, _settings_line(s))
     try:
-        backend, history = fit(s, data, [*callbacks, *started, checkpointer, _EpochLog()],
-                               resume=saved,
-                               stop=guard.requested if guard is not None else None, display=display)
+        with _heard_above_the_bar(guard, display):
+            backend, history = fit(s, data, [*callbacks, *started, checkpointer, _EpochLog()],
+                                   resume=saved, stop=guard.requested if guard is not None else None,
+                                   display=display)
     except checkpoint.CheckpointError as err:
         raise UsageError("resume", f"{err}; it cannot be resumed") from None
     if not history.records:  # stopped before a first epoch ended: nothing to keep
@@ -205,3 +206,43 @@ class _EpochLog:
         scores = ", ".join(f"{key} {value:.6g}" for key, value in vars(record).items()
                            if key not in ("epoch", "seconds") and isinstance(value, float))
         log.info("epoch %d: %s (%.1f s)", record.epoch, scores, record.seconds)
+
+
+@contextlib.contextmanager
+def _heard_above_the_bar(guard: SignalGuard | None, display: Display) -> Iterator[None]:
+    """While training, what the guard says at the first signal goes above the progress bar
+    (through its console), and the terminal does not echo `^C`: each echo pushed the bar down a
+    line, leaving a frozen copy of it per Ctrl-C."""
+    if guard is None or not display.live:
+        yield
+        return
+    before = guard.say
+    guard.say = lambda line: display.console.print(line, markup=False, highlight=False,
+                                                   soft_wrap=True)
+    try:
+        with _no_echo_of_control_keys():
+            yield
+    finally:
+        guard.say = before
+
+
+@contextlib.contextmanager
+def _no_echo_of_control_keys() -> Iterator[None]:
+    """The terminal's ECHOCTL off (as `stty -echoctl`), put back afterwards."""
+    import sys
+
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError, AttributeError):  # no terminal on stdin
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHOCTL
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)

@@ -39,7 +39,10 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
 
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
     overrides = parser.parse_overrides([*sweeper_params(sweeper), *arguments])
-    sweeper.overrides = sweeper.split_arguments(overrides, sweeper.max_batch_size)
+    # Hydra's basic launcher runs its jobs one after another in this process: given one at a
+    # time, none is launched once a signal has stopped the sweep.
+    one_by_one = type(sweeper.launcher).__name__ == "BasicLauncher"
+    sweeper.overrides = sweeper.split_arguments(overrides, 1 if one_by_one else sweeper.max_batch_size)
     sweep_dir = Path(str(sweeper.config.hydra.sweep.dir))
     jobs = [list(job) for batch in sweeper.overrides for job in batch]
     dirs = check_jobs(sweeper.hydra_context.config_loader, sweeper.config, jobs, sweeper.check,
@@ -54,7 +57,7 @@ def grid_sweep(sweeper: Any, arguments: list[str]) -> list[Sequence[Any]]:
     if session.continuation is not None:
         return [continue_jobs(sweeper, jobs, dirs, session.continuation)]
     returns, first_job = [], 0
-    while not sweeper.is_done():
+    while not sweeper.is_done() and session.guard.signum is None:
         batch = sweeper.get_job_batch()
         returns.append(sweeper.launcher.launch(batch, initial_job_idx=first_job))
         first_job += len(batch)
