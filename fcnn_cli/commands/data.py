@@ -54,6 +54,10 @@ def info(directory: Path) -> int:
 def main(argv: list[str]) -> int:
     from fcnn_cli import paths
 
+    if not argv:  # argparse's word for it is "the following arguments are required: action"
+        raise UsageError("data", "name an action: fcnn data fetch (download and verify MNIST into "
+                                 "the data cache) or fcnn data info (what is cached, and whether it "
+                                 "verifies)")
     args = build_parser().parse_args(argv)
     directory = paths.mnist_dir(args.path)
     if args.action == "info" and args.path and not directory.is_dir():

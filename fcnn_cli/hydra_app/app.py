@@ -29,7 +29,11 @@ def hydra_args(command: str, args: list[str]) -> list[str]:
     parser = args_parser()
 
     def error(message: str) -> None:
-        raise UsageError.line(f"{message} (`fcnn {command} --hydra-help` lists Hydra's flags)")
+        from fcnn_cli.hydra_app.command_line import unknown_flag
+
+        flags = {option for action in parser._actions for option in action.option_strings}
+        raise UsageError.line(unknown_flag(command, args, flags) or
+                              f"{message} (`fcnn {command} --hydra-help` lists Hydra's flags)")
 
     parser.error = error  # type: ignore[method-assign]
     # How many values each flag takes, as the parser declares them (0: a switch).
@@ -101,6 +105,9 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
 
             # `-m resume=SWEEP_DIR`: the sweep's own command line, in its own directory
             args, session.continuation = continuation.plan(args)
+        from fcnn_cli.hydra_app import command_line
+
+        command_line.check(command, args, multirun=bool({"-m", "--multirun"} & set(args)))
         app = hydra.main(version_base="1.3", config_path=str(conf_dir()),
                          config_name=config_name)(task)
         sys.argv = [f"fcnn {command}", *args]  # hydra.main reads its command line from here

@@ -317,9 +317,19 @@ def test_ctrl_c_stops_a_sweep_after_the_running_job(tmp_path):
     assert "Traceback" not in err
     assert read_metrics(sweep / "0")["status"] == "interrupted"
     assert not (sweep / "1").exists() and not (sweep / "2").exists()
-    assert f"sweep: 1 job, 0 completed, 1 interrupted, 0 failed; runs in {sweep}" in out
+    # Every job of the sweep is counted (issue 32), the skipped ones never announced.
+    assert f"sweep: 3 jobs, 0 completed, 1 interrupted, 2 not started, 0 failed; runs in {sweep}" in out
+    assert "  not started: 1, 2 (the sweep was interrupted)" in err
+    assert "#1 :" not in out + err and "#2 :" not in out + err
+    assert "fcnn: SIGINT received: stopping the running jobs after their epoch" in err
     assert f"resume with: fcnn train resume={sweep / '0'}" in err
+    assert f"continue the sweep with: fcnn train -m resume={sweep}" in err
     assert err.splitlines()[-1].startswith("fcnn: the sweep was interrupted (SIGINT)")
+    # Continued, the sweep resumes job 0 and runs the two it never started.
+    again = run_fcnn("train", "-m", f"resume={sweep}")
+    assert again.returncode == 0, again.stderr
+    assert "continued: 0 jobs kept, 1 resumed, 2 rerun" in again.stdout
+    assert [read_metrics(sweep / job)["status"] for job in "012"] == ["completed"] * 3
 
 
 @pytest.mark.slow
@@ -343,4 +353,4 @@ def test_ctrl_c_stops_a_parallel_sweep_in_every_worker(tmp_path):
     assert "Traceback" not in err
     assert [read_metrics(sweep / job)["status"] for job in ("0", "1")] == ["interrupted"] * 2
     assert not (sweep / "2").exists() and not (sweep / "3").exists()
-    assert "sweep: 2 jobs, 0 completed, 2 interrupted, 0 failed" in out
+    assert "sweep: 4 jobs, 0 completed, 2 interrupted, 2 not started, 0 failed" in out
