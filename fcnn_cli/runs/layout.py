@@ -1,5 +1,5 @@
-"""Run directories on disk: the names of their files, claiming a fresh one, recording a failure,
-and reading a run back.
+"""Run directories on disk: the names of their files, holding one while it trains, recording a
+failure, and reading a run back (claiming a fresh one: fcnn_cli.runs.claim).
 
 The one module that knows the layout; `fcnn train` writes through it, `fcnn report` and the sweep
 summary read through it. A run directory holds
@@ -270,8 +270,5 @@ def find_runs(directory: Path) -> list[Path]:
             found.append(Path(root))
         dirs[:] = [d for d in dirs if d not in BOOKKEEPING]
     return sorted(found, key=natural_key)
-
-
-# --- claiming a directory for a new run or sweep ------------------------------------------------
 
 

@@ -1,6 +1,6 @@
-"""The formats of what a run leaves in its directory (metrics, curves, plot, model, an
-autoencoder's reconstructions, a probe's curves); the file names and the directory itself belong
-to `fcnn_cli.runs.layout`. Every file is written atomically."""
+"""model.npz: the one format of a trained net (every backend, the CLI and FCNNClassifier.save),
+read back for evaluate, predict and from_run. Written atomically; the file names and the
+directory belong to `fcnn_cli.runs.layout`."""
 
 from __future__ import annotations
 

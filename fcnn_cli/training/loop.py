@@ -174,6 +174,10 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
 def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback],
             state: LoopState, stop: Callable[[], bool] | None, bar: EpochBar, has_val: bool,
             has_test: bool) -> None:
+    """Train the epochs from `state.epoch + 1` to max_epochs into `state.history`: before each,
+    ask `stop` (a signal) and early stopping; then the epoch's batch order (the seeded
+    generator), its augmented inputs, the backend's epoch, the curves, the record shown to
+    `callbacks` and the bar; a diverged loss ends the loop with that status."""
     history = state.history
     shifted = None  # augment.shift: the epoch's shifted training images, one buffer reused
     for epoch in range(state.epoch + 1, settings.max_epochs + 1):

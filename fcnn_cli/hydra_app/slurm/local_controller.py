@@ -3,8 +3,7 @@
 submitit's local executor (`hydra/launcher=slurm_local`) runs each job under a controller process,
 `python -m submitit.local._local FOLDER`, which restarts the job whenever it exits asking to be
 requeued, but at most 6 times in all (`Controller.run(max_retry=6)`), whatever
-`max_num_timeout` says. A job allowed 10 requeues was then left after its 6th start with no
-result and no reason but "its process died" (tests/cli/test_local_requeue.py on a busy machine).
+`max_num_timeout` says: a job allowed more requeues would die after its 6th start with no result.
 
 Here the launcher's local executor (`executor_class`) starts this module as the controller
 instead, with `max(6, max_num_timeout + 1)` starts: the countdown of `max_num_timeout`
