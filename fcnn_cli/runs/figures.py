@@ -13,13 +13,13 @@ from fcnn_cli import atomic
 from fcnn_cli.runs.curves import DEFAULT_CURVES, curve_columns
 
 
-def _figure():
-    import matplotlib
+def _new_figure(**kwargs: Any) -> Any:
+    """A figure of its own, outside pyplot: drawing one selects no backend and registers nothing,
+    so a run in a notebook leaves the kernel's inline backend as it was, and a figure returned to
+    Jupyter is shown once."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str,
@@ -42,15 +42,16 @@ def curves_figure(rows: Sequence[dict[str, Any]], title: str,
     """
     from matplotlib.ticker import MaxNLocator
 
-    plt = _figure()
     shown = [c for c in curve_columns(rows, curves) if c not in ("epoch", "lr", "seconds")]
     losses = [c for c in shown if c.endswith("_loss")]
     accuracies = [c for c in shown if c.endswith("_acc")]
     epochs = [r["epoch"] for r in rows]
     if accuracies:
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+        fig = _new_figure(figsize=(7, 6))
+        top, bottom = fig.subplots(2, 1, sharex=True)
     else:
-        fig, top = plt.subplots(1, 1, figsize=(7, 4))
+        fig = _new_figure(figsize=(7, 4))
+        top = fig.subplots(1, 1)
         bottom = None
     # A marker per epoch helps to read a few epochs; hundreds of them turn a curve into a band.
     styles = ("o-", "s-", "^-") if len(epochs) <= MARKED_EPOCHS else ("-", "-", "-")
@@ -80,10 +81,9 @@ def curves_figure(rows: Sequence[dict[str, Any]], title: str,
 
 
 def save_figure(fig: Any, path: Path) -> None:
-    """Write `fig` as a PNG atomically and release it."""
+    """Write `fig` as a PNG atomically."""
     with atomic.atomic_open(path, "wb") as f:
         fig.savefig(f, format="png", dpi=110)
-    _figure().close(fig)
 
 
 def plot_reconstructions(path: Path, images: np.ndarray, reconstructions: np.ndarray,
@@ -93,9 +93,9 @@ def plot_reconstructions(path: Path, images: np.ndarray, reconstructions: np.nda
     side = int(round(np.sqrt(images.shape[1])))
     if side * side != images.shape[1]:
         return False
-    plt = _figure()
     n = images.shape[0]
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
+    fig = _new_figure(figsize=(1.1 * n, 2.6))
+    axes = fig.subplots(2, n, squeeze=False)
     for i in range(n):
         for row, source in enumerate((images, reconstructions)):
             ax = axes[row][i]
@@ -114,9 +114,9 @@ def plot_confusion(path: Path, confusion: np.ndarray, labels: Sequence[Any], tit
     drawn by scikit-learn's ConfusionMatrixDisplay."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    plt = _figure()
     side = min(8.0, 2.5 + 0.4 * len(labels))
-    fig, ax = plt.subplots(figsize=(side + 0.6, side))
+    fig = _new_figure(figsize=(side + 0.6, side))
+    ax = fig.subplots()
     display = ConfusionMatrixDisplay(confusion, display_labels=[str(label) for label in labels])
     display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
     ax.set_title(title, fontsize=10)
@@ -130,11 +130,10 @@ def plot_image_grid(path: Path, images: np.ndarray, image_shape: Sequence[int],
     file, when there are none or they are not images."""
     if len(images) == 0 or len(image_shape) != 2:
         return False
-    plt = _figure()
     rows = -(-len(images) // columns)
     columns = min(columns, len(images))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.25 * columns, 1.45 * rows + 0.5),
-                             squeeze=False)
+    fig = _new_figure(figsize=(1.25 * columns, 1.45 * rows + 0.5))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, image, caption in zip(axes.flat, images, captions, strict=False):
