@@ -228,7 +228,8 @@ def _heard_above_the_bar(guard: SignalGuard | None, display: Display) -> Iterato
 
 @contextlib.contextmanager
 def _no_echo_of_control_keys() -> Iterator[None]:
-    """The terminal's ECHOCTL off (as `stty -echoctl`), put back afterwards."""
+    """The terminal's ECHOCTL off (as `stty -echoctl`), put back afterwards; nothing where stdin
+    is no terminal (or one that refuses)."""
     import sys
 
     try:
@@ -236,13 +237,14 @@ def _no_echo_of_control_keys() -> Iterator[None]:
 
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
-    except (ImportError, OSError, ValueError, AttributeError):  # no terminal on stdin
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHOCTL
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except Exception:  # noqa: BLE001 - no termios, no stdin, not a terminal: nothing to quiet
         yield
         return
-    quiet = list(saved)
-    quiet[3] &= ~termios.ECHOCTL
     try:
-        termios.tcsetattr(fd, termios.TCSANOW, quiet)
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(Exception):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
