@@ -7,8 +7,11 @@ the rate measured so far. When an epoch runs longer than `WITHIN_EPOCH_AFTER_S` 
 second bar follows the batches within it, for the backends that train batch by batch in Python
 (numpy, sklearn's MLPs: their `batch_hook`); a JAX epoch is one compiled call and has none.
 
-Nothing is drawn with `progress=false`. The status line and the batch bar are drawn only on a
-terminal: piped, stderr gets no spinner, only the epoch bar's final state (rich's own rule).
+Nothing is drawn with `progress=false`. The status line and the bars are drawn only on a
+terminal. Anywhere else (stderr piped or sent to a file, a Jupyter notebook, `!fcnn train` in a
+notebook cell) each epoch is one plain line, with the same numbers and no spinner, bar, cursor
+movement or colour, so a log or a saved notebook reads as text; rich's live display is never
+started there (in Jupyter it would ask for ipywidgets).
 """
 
 from __future__ import annotations
@@ -86,6 +89,25 @@ class Display:
             self.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
             print(text, file=sys.stderr, flush=True)
+
+    def line(self, text: str) -> None:
+        """One plain line where no live display is drawn (the console's file, as it is)."""
+        file = self.console.file
+        file.write(text + "\n")
+        file.flush()
+
+
+def quiet_shell_forks() -> None:
+    """Drop JAX's warning about os.fork() for the forks a notebook makes to run a shell command.
+
+    Once its backend is up, JAX warns at every os.fork() ("os.fork() was called ... will likely
+    lead to a deadlock"). A notebook's `!fcnn ...` or `!ls` forks through the pty module (IPython,
+    pexpect) and execs at once: no deadlock, and nothing the user could change. Any other fork
+    still warns."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning,
+                            module=r"pty\Z")
 
 
 def clock_text(seconds: float | None) -> str:
@@ -176,10 +198,15 @@ class EpochBar:
         self._started = 0.0
         # A resumed run's first estimate: its earlier epochs' mean training time.
         self._per_epoch_hint = before / done if done and before > 0 else None
+        #: no terminal: one plain line per epoch instead of the bar (set on entering)
+        self._plain = False
 
     def __enter__(self) -> EpochBar:
         self._started = self._epoch_started = self._clock()
         if not self.enabled:
+            return self
+        if not self.display.live:
+            self._plain = True
             return self
         from rich.progress import Progress
 
@@ -234,6 +261,9 @@ class EpochBar:
                                   rate=self.n_train * self._epochs_here / self._train_seconds)
 
     def epoch_ended(self, stats: str) -> None:
+        if self._plain:
+            self.display.line(self._plain_line(stats))
+            return
         if self._progress is None:
             return
         per_epoch = (self._clock() - self._started) / max(1, self._epochs_here)
@@ -260,6 +290,20 @@ class EpochBar:
         if self._epochs_here == 0 and self._per_epoch_hint is None and samples > 0:
             # No epoch measured yet: the time left from this one's pace.
             self._progress.update(self._task, per_epoch=running * self.n_train / samples)
+
+    def _plain_line(self, stats: str) -> str:
+        """The epoch just ended as one line: `numpy epoch 3/20  loss 0.4332  train 91.44%  test
+        89.17%  44.2k samples/s  0:03 elapsed, 0:30 left`."""
+        now = self._clock()
+        epoch = self._done + self._epochs_here
+        per_epoch = (now - self._started) / max(1, self._epochs_here)
+        rate = (self.n_train * self._epochs_here / self._train_seconds
+                if self._train_seconds > 0 else None)
+        elapsed = self._before + now - self._started
+        left = max(0, self.total - epoch) * per_epoch
+        parts = [f"{self._description.split()[0]} epoch {epoch}/{self.total}", stats,
+                 rate_text(rate), f"{clock_text(elapsed)} elapsed, {clock_text(left)} left"]
+        return "  ".join(part for part in parts if part)
 
     def _batch_description(self) -> str:
         epoch = self._done + self._epochs_here + 1
