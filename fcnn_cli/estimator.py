@@ -55,7 +55,9 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     Attributes after `fit` (or `from_run`): `classes_`, `n_features_in_`, `loss_curve_`
     (training loss per epoch, curve C), `validation_scores_` (validation accuracy per epoch when
     val_fraction > 0, else None), `n_iter_` (epochs run), `coefs_` and `intercepts_` (the
-    weights, input layer first).
+    weights, input layer first), and `history_`: one dict per epoch (`epoch`, `lr`, `train_loss`,
+    `train_acc`, `val_loss` and `val_acc` with val_fraction > 0, `test_*` where a test set was
+    scored (a run's), `seconds`: training time so far); `history_frame()` is it as a DataFrame.
     """
 
     def __init__(self, backend: str = "jax", struct: Any = (500, 250), activation: str = "relu",
@@ -156,7 +158,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self._set_fitted(saved_model(s, data, backend.task.name, backend.get_params(),
                                            classes=classes),
                          [r.train_loss for r in history.records],
-                         [r.val_acc for r in history.records] if data.has_val else None)
+                         [r.val_acc for r in history.records] if data.has_val else None,
+                         _known_columns(history.rows()))
         if history.status != "completed":
             warnings.warn(f"FCNNClassifier: training diverged at epoch {len(history.records)} "
                           f"(the training loss is not finite); try a smaller lr", RuntimeWarning,
@@ -164,7 +167,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _set_fitted(self, saved: Any, loss_curve: list[float],
-                    validation_scores: list[float | None] | None) -> None:
+                    validation_scores: list[float | None] | None,
+                    history: list[dict[str, Any]] | None = None) -> None:
         self._model = saved
         self.classes_ = np.asarray(saved.classes)
         self.n_features_in_ = saved.n_features
@@ -173,6 +177,17 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = list(loss_curve)
         self.validation_scores_ = validation_scores
         self.n_iter_ = len(loss_curve)
+        self.history_ = history if history is not None else [
+            {"epoch": epoch, "train_loss": loss} for epoch, loss in enumerate(loss_curve, 1)]
+
+    def history_frame(self) -> Any:
+        """`history_` as a pandas DataFrame, one row per epoch, indexed by epoch."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        import pandas as pd  # only when a DataFrame is asked for
+
+        return pd.DataFrame(self.history_).set_index("epoch")
 
     # --- predicting --------------------------------------------------------------------------------
 
@@ -219,7 +234,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
             raise FileExistsError(f"{run.model} exists; save to a new directory")
         model_file.save_model(run.model, self._model)
         write_json(run.estimator, {"estimator": type(self).__name__, "fcnn": __version__,
-                                   "params": self._config_params(), "loss_curve": self.loss_curve_})
+                                   "params": self._config_params(), "loss_curve": self.loss_curve_,
+                                   "history": self.history_})
         return run.model
 
     def _config_params(self) -> dict[str, Any]:
@@ -253,12 +269,31 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                              "scaling, and the run's config does not name a dataset")
         estimator = cls(**_run_params(run, cls().get_params(deep=False)))
         loss_curve: list[float] = []
+        history = None
         if run.curves.is_file():
-            loss_curve = [row["train_loss"] for row in curves.read_curves(run.curves)]
+            history = [{key: int(value) if key == "epoch" else value for key, value in row.items()}
+                       for row in curves.read_curves(run.curves)]
+            loss_curve = [row["train_loss"] for row in history]
         elif (saved_params := run.read_estimator()) is not None:
             loss_curve = list(saved_params.get("loss_curve") or [])
-        estimator._set_fitted(saved, loss_curve, None)
+            if isinstance(saved_params.get("history"), list):
+                history = saved_params["history"]
+        estimator._set_fitted(saved, loss_curve, None, history)
         return estimator
+
+
+#: history_'s columns in this order (curves.csv's, with each split's loss beside its accuracy)
+HISTORY_ORDER = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+                 "test_acc", "seconds")
+
+
+def _known_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each epoch's record without the columns no epoch has a value for (no test set given to
+    `fit`, no validation set)."""
+    columns = sorted(rows[0] if rows else {},
+                     key=lambda k: HISTORY_ORDER.index(k) if k in HISTORY_ORDER else len(HISTORY_ORDER))
+    known = [key for key in columns if any(row[key] is not None for row in rows)]
+    return [{key: row[key] for key in known} for row in rows]
 
 
 def _run_params(run: Any, defaults: dict[str, Any]) -> dict[str, Any]:
