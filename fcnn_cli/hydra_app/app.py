@@ -82,12 +82,13 @@ class Outcome:
 def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[str]) -> Outcome:
     """Run `task` as the Hydra app `fcnn COMMAND` with command line `args`, and say what it left.
     Raises the typed error it ended with otherwise (fcnn_cli.errors), for the entry point to
-    report: bad input, a failed sweep, a signal (Interrupted), a fault of the machine.
-    The process is left as found: signal handlers, sys.argv and Hydra's global state."""
+    report: bad input, a failed sweep, a signal (Interrupted), a fault of the machine; the error
+    carries, as `outcome`, what the command left all the same. The process is left as found:
+    signal handlers, sys.argv and Hydra's global state."""
     import hydra
     from hydra.core.global_hydra import GlobalHydra
 
-    from fcnn_cli.errors import Interrupted
+    from fcnn_cli.errors import FcnnError, Interrupted
     from fcnn_cli.hydra_app import quiet
     from fcnn_cli.hydra_app import session as sessions
     from fcnn_cli.training.interrupt import SignalGuard, heard_line, stopped_line
@@ -119,6 +120,11 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
             raise Interrupted(guard.signum, stopped_line(metrics, run_dir))
         metrics, run_dir = session.result or (None, None)
         return Outcome(metrics, run_dir, session.sweep_dir)
+    except (FcnnError, Interrupted) as err:
+        # What the command left all the same (an interrupted run, a failed sweep's directory),
+        # for the Python API to hand back with the error.
+        err.outcome = Outcome(*(session.result or (None, None)), session.sweep_dir)
+        raise
     finally:
         sys.argv = argv
         GlobalHydra.instance().clear()
