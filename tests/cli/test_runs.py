@@ -130,3 +130,19 @@ def test_a_crash_is_recorded_as_failed(tmp_path):
     metrics = json.loads((tmp_path / "r" / layout.METRICS).read_text())
     assert metrics == {"status": "failed", "failure": "error", "error": "ZeroDivisionError: injected"}
     assert layout.RunDir(tmp_path / "r").status() == layout.FAILED
+
+
+def test_train_log_holds_the_runs_own_lines(tmp_path, fcnn_here, monkeypatch):
+    """train.log (issue 32): the settings, one line per epoch, how the run ended; in process."""
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "run"
+    result = fcnn_here("train", "dataset=digits", "backend=numpy", "struct=[16]", "max_epochs=3",
+                       "progress=false", "plot=false", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    log = (run_dir / "train.log").read_text()
+    assert "backend=numpy dataset=digits" in log and "struct=(16,)" in log
+    epochs = [line for line in log.splitlines() if "- epoch " in line]
+    assert [line.split("- epoch ")[1].split(":")[0] for line in epochs] == ["1", "2", "3"]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert f"completed after 3 epochs: train_loss {metrics['train_loss']:.6g}" in log
+    assert metrics["objective"] == "val_acc" and metrics["objective_measured_on"] == "train_acc"
