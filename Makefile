@@ -41,7 +41,7 @@ $(TOOLS_VENV)/bin/pip-compile:
 constraints: $(TOOLS_VENV)/bin/pip-compile ## regenerate constraints.txt (every extra pinned) with pip-compile; UPGRADE=1 for newer versions
 	CUSTOM_COMPILE_COMMAND="make constraints" $(TOOLS_VENV)/bin/pip-compile -q --strip-extras --unsafe-package fcnn-cli --no-emit-index-url \
 		--no-emit-find-links $(if $(UPGRADE),--upgrade) --extra sweep --extra mlflow --extra docs \
-		--extra test -o $(CONSTRAINTS) pyproject.toml
+		--extra notebooks --extra test -o $(CONSTRAINTS) pyproject.toml
 
 data: $(STAMP) ## fetch and verify MNIST into the data cache (also done on first use)
 	$(FCNN) data fetch
