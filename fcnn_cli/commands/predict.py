@@ -1,6 +1,7 @@
 """`fcnn predict RUN_DIR INPUT [--out preds.csv]`: a trained classifier's label, and its
 probability, for each new input (an IDX file, a .npy array, a PNG image or a folder of them; see
-`fcnn_cli.inference.inputs` for the rule on values and shapes).
+`fcnn_cli.inference.inputs` for the rule on values and shapes). A picture of handwriting, dark on
+light paper or of another size, is taken with --invert and --resize (`fcnn_cli.inference.images`).
 
 Writes CSV, `input,label,probability` (input: the PNG's file name, or the row's index), to
 standard output or, atomically, to --out.
@@ -21,8 +22,10 @@ from fcnn_cli.runs.layout import TRAINING_FILES, RunDir
 COLUMNS = ("input", "label", "probability")
 
 
-def predict(run_dir: Path, input_path: Path) -> list[tuple[str, object, float]]:
-    """(input name, label, probability of that label) for every input, in input order."""
+def predict(run_dir: Path, input_path: Path, invert: bool = False,
+            resize: bool = False) -> list[tuple[str, object, float]]:
+    """(input name, label, probability of that label) for every input, in input order.
+    `invert`, `resize`: PNG images dark on light, of any size (`inputs.read_pngs`)."""
     import numpy as np
 
     from fcnn_cli.inference import apply, inputs
@@ -43,7 +46,7 @@ def predict(run_dir: Path, input_path: Path) -> list[tuple[str, object, float]]:
     if saved.input_divisor is None:
         raise UsageError("RUN_DIR", f"{run.model} was written before model files recorded their "
                                     "input scaling, and the run's config does not name a dataset")
-    names, x = inputs.read(input_path, saved)
+    names, x = inputs.read(input_path, saved, invert, resize)
     proba = apply.probabilities(saved, apply.logits(saved, x))
     best = np.argmax(proba, axis=1)
     labels = saved.classes.tolist()
@@ -76,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "input,label,probability (CSV). INPUT: an IDX images file (plain or .gz), a "
                     ".npy array (N x 784 or N x 28 x 28 for MNIST; integers are raw pixels, "
                     "divided as in training; floats are already scaled to [0, 1]), a PNG image "
-                    "or a folder of them (8-bit grayscale, exactly the training images' size).",
+                    "or a folder of them (8-bit grayscale, light on black, the training images' "
+                    "size; --invert and --resize take other pictures).",
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path,
                         help="a run directory, or a directory FCNNClassifier.save wrote")
@@ -84,16 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an IDX file, a .npy file, a .png image or a folder of them")
     parser.add_argument("--out", type=Path, metavar="FILE",
                         help="write the CSV here (default: standard output)")
+    parser.add_argument("--invert", action="store_true",
+                        help="PNG images of dark ink on light paper: each pixel becomes 255 - pixel "
+                             "(the training images are light on black)")
+    parser.add_argument("--resize", action="store_true",
+                        help="PNG images of any size: the ink's bounding box scaled and centred "
+                             "as the training set's were (MNIST: to fit 20x20, its centre of mass "
+                             "at the centre of 28x28)")
     return parser
 
 
 def main(argv: list[str]) -> int:
-    """`fcnn predict RUN_DIR INPUT [--out FILE]`."""
+    """`fcnn predict RUN_DIR INPUT [--out FILE] [--invert] [--resize]`."""
     args = build_parser().parse_args(argv)
     try:
         if args.out is not None:
             check_out(args.out)
-        rows = predict(args.run_dir, args.input)
+        rows = predict(args.run_dir, args.input, args.invert, args.resize)
         text = to_csv(rows)
         if args.out is None:
             sys.stdout.write(text)

@@ -8,8 +8,10 @@ PNGs, turned into the net's feature rows with one rule for the values:
   they are; for a model trained on scaled images (input_divisor > 1) they must lie in [0, 1].
 
 Shapes: rows of n_features, or images of the model's image_shape (N x 28 x 28 for MNIST). PNG
-files must be 8-bit grayscale of exactly that size: another size is refused, never resized.
-Every problem is a one-line UsageError naming the file.
+files must be 8-bit grayscale, light on a dark background as the training images were, of exactly
+that size; a picture that is not is refused naming the option that makes it so: `invert` (dark ink
+on light paper) and `resize` (any size: the ink scaled and centred as the dataset's were,
+`fcnn_cli.inference.images`). Every problem is a one-line UsageError naming the file.
 """
 
 from __future__ import annotations
@@ -34,15 +36,20 @@ IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 FLOAT_SLACK = 1e-6
 
 
-def read(path: Path, saved: SavedModel) -> tuple[list[str], np.ndarray]:
+def read(path: Path, saved: SavedModel, invert: bool = False,
+         resize: bool = False) -> tuple[list[str], np.ndarray]:
     """(a name per input, the feature rows) from INPUT: a folder of PNGs, a .npy file or an IDX
-    file (plain or .gz)."""
+    file (plain or .gz). `invert` and `resize` (PNG images only): see `read_pngs`."""
     if path.is_dir():
-        return read_png_folder(path, saved)
+        return read_png_folder(path, saved, invert, resize)
     if not path.is_file():
         raise UsageError(KEY, f"{path}: no such file or directory")
     if path.suffix.lower() == ".png":  # one image: `fcnn predict RUN my_digit.png`
-        return read_pngs([path], saved, path)
+        return read_pngs([path], saved, path, invert, resize)
+    if invert or resize:  # arrays are the dataset's own format: taken as they are
+        option = "--invert" if invert else "--resize"
+        raise UsageError(option, f"applies to PNG images; {path} is an array (IDX or .npy), "
+                                 "taken as it is")
     array = read_npy(path) if path.suffix.lower() == ".npy" else read_idx(path)
     x = to_features(array, saved, path)
     return [str(i) for i in range(x.shape[0])], x
@@ -129,19 +136,23 @@ def to_features(array: np.ndarray, saved: SavedModel, path: Path) -> np.ndarray:
                           "floats (scaled features)")
 
 
-def read_png_folder(directory: Path, saved: SavedModel) -> tuple[list[str], np.ndarray]:
-    """Every *.png in `directory` (in natural order), as feature rows: pixel / 255."""
+def read_png_folder(directory: Path, saved: SavedModel, invert: bool = False,
+                    resize: bool = False) -> tuple[list[str], np.ndarray]:
+    """Every *.png in `directory` (in natural order), as feature rows (see `read_pngs`)."""
     from fcnn_cli.runs.layout import natural_key
 
     files = sorted((p for p in directory.iterdir() if p.suffix.lower() == ".png" and p.is_file()),
                    key=lambda p: natural_key(p.name))
     if not files:
         raise UsageError(KEY, f"{directory}: no .png files")
-    return read_pngs(files, saved, directory)
+    return read_pngs(files, saved, directory, invert, resize)
 
 
-def read_pngs(files: list[Path], saved: SavedModel, given: Path) -> tuple[list[str], np.ndarray]:
-    """The PNG `files` (from INPUT `given`: a folder or one file), as feature rows: pixel / 255."""
+def read_pngs(files: list[Path], saved: SavedModel, given: Path, invert: bool = False,
+              resize: bool = False) -> tuple[list[str], np.ndarray]:
+    """The PNG `files` (from INPUT `given`: a folder or one file), as feature rows: pixel / 255.
+    `invert`: each pixel is 255 - pixel first (dark ink on light paper); `resize`: each image's
+    ink scaled and centred in the model's frame as its dataset's images were (any size)."""
     from PIL import Image, UnidentifiedImageError
 
     image = tuple(saved.image_shape)
@@ -156,14 +167,50 @@ def read_pngs(files: list[Path], saved: SavedModel, given: Path) -> tuple[list[s
                 pixels = _gray_pixels(img, file)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
             raise UsageError(KEY, f"{file}: not a readable PNG image ({err})") from None
-        if pixels.shape != image:
-            height, width = pixels.shape
-            raise UsageError(KEY, f"{file}: {width}x{height} pixels; the model takes "
-                                  f"{image[1]}x{image[0]} grayscale images (not resized: crop or "
-                                  "scale it to that size first)")
-        rows[i] = pixels.reshape(-1)
+        rows[i] = _as_trained(pixels, saved, file, invert, resize).reshape(-1)
     rows /= saved.dtype.type(255)
     return [f.name for f in files], rows
+
+
+def _as_trained(pixels: np.ndarray, saved: SavedModel, file: Path, invert: bool,
+                resize: bool) -> np.ndarray:
+    """An image's 8-bit pixels as the model's training images were drawn: light on a dark
+    background, of the model's size; a picture that is not (and that no option given makes so)
+    is refused in one line naming the options that would."""
+    from fcnn_cli.inference import images
+
+    shape = tuple(saved.image_shape)
+    size = f"{shape[1]}x{shape[0]}"
+    if invert:
+        pixels = 255 - pixels
+    if images.light_background(pixels):
+        if invert:
+            raise UsageError(KEY, f"{file}: with --invert its background is light: it was light "
+                                  "on dark already; drop --invert")
+        if pixels.shape != shape and not resize:
+            height, width = pixels.shape
+            raise UsageError(KEY, f"{file}: {width}x{height} pixels, dark on a light background; "
+                                  f"the model takes {size} images, light on black: pass --invert "
+                                  f"--resize (the ink scaled and centred as the training images')")
+        raise UsageError(KEY, f"{file}: dark on a light background; the model's training images "
+                              "are light on black: pass --invert (each pixel becomes 255 - pixel)")
+    if resize:
+        framing = images.FRAMINGS.get(saved.dataset)
+        if framing is None:
+            raise UsageError("--resize", f"knows how {', '.join(images.FRAMINGS)} images were "
+                                         f"drawn, not {saved.dataset or 'this model'}'s; give "
+                                         f"{size} images")
+        framed = images.frame(pixels, (shape[0], shape[1]), framing)
+        if framed is None:
+            raise UsageError(KEY, f"{file}: blank (one shade throughout): no ink to scale and "
+                                  "centre for --resize")
+        return framed
+    if pixels.shape != shape:
+        height, width = pixels.shape
+        raise UsageError(KEY, f"{file}: {width}x{height} pixels; the model takes {size} grayscale "
+                              "images: pass --resize (the ink scaled and centred as the training "
+                              f"images'), or crop and scale it to {size} yourself")
+    return pixels
 
 
 def _gray_pixels(img: object, file: Path) -> np.ndarray:
