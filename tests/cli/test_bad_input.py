@@ -5,7 +5,7 @@ process: tests/unit/test_settings_validation.py; here, cases of each kind end to
 from __future__ import annotations
 
 import pytest
-from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, write_idx_dir
+from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, write_idx_dir
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import run_fcnn
+from helpers import run_fcnn
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REPO, run_fcnn
+from helpers import REPO, run_fcnn
 
 from fcnn_cli.commands import bench
 

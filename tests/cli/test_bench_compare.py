@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 
 def _worktrees() -> list[str]:

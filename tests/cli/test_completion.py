@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_fcnn
+from helpers import REPO, run_fcnn
 
 from fcnn_cli import commands
 from fcnn_cli.commands import completion

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_fcnn
+from helpers import run_fcnn
 
 
 def _query(line: str, data_dir, shell: str = "bash") -> list[str]:

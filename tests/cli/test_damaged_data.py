@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 
 import numpy as np
-from conftest import NUMPY_FAST, run_fcnn
+from helpers import NUMPY_FAST, run_fcnn
 
 from fcnn_cli.data.mnist_fetch import IDX_FILES, idx_bytes
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, snapshot
+from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, snapshot
 
 BACKENDS = ("numpy", "jax", "jax-grad", "sklearn")
 

@@ -5,7 +5,7 @@ exit status 2, and nothing is written."""
 from __future__ import annotations
 
 import pytest
-from conftest import DIGITS_FAST, NUMPY_FAST, assert_refused, run_fcnn
+from helpers import DIGITS_FAST, NUMPY_FAST, assert_refused, run_fcnn
 
 from fcnn_cli.commands import COMMANDS
 

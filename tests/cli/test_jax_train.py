@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import DIGITS_FAST, read_metrics, run_fcnn
+from helpers import DIGITS_FAST, read_metrics, run_fcnn
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets

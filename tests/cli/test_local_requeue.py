@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import read_metrics, run_fcnn, run_fcnn_together
+from helpers import read_metrics, run_fcnn, run_fcnn_together
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_refused, read_metrics, run_fcnn
+from helpers import REPO, assert_refused, read_metrics, run_fcnn
 
 FAULT_EXIT = 74
 # A checkpoint of this net is about 1.2 MB: a 2 MB tmpfs holds one, not the next one beside it

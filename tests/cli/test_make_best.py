@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 from fcnn_cli.config.validate import from_config
 

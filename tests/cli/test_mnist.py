@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_metrics, run_fcnn
+from helpers import read_metrics, run_fcnn
 
 from fcnn_cli import paths
 from fcnn_cli.data import datasets, mnist_fetch

@@ -9,7 +9,7 @@ import re
 import shutil
 
 import numpy as np
-from conftest import assert_refused, run_fcnn
+from helpers import assert_refused, run_fcnn
 
 from fcnn_cli.runs.layout import RunDir
 from fcnn_cli.runs.model_file import MODEL_FORMAT_VERSION, read_model

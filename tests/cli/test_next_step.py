@@ -8,7 +8,7 @@ import json
 import re
 import shlex
 
-from conftest import NUMPY_FAST, REPO, read_metrics, run_fcnn
+from helpers import NUMPY_FAST, REPO, read_metrics, run_fcnn
 
 
 def test_a_run_ends_with_where_it_went_and_how_to_look_at_it(tmp_path):

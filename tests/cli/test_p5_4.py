@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import run_fcnn
+from helpers import run_fcnn
 
 RUNS = ("p5_4_sgd", "p5_4_momentum", "p5_4_adam")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from conftest import run_fcnn
+from helpers import run_fcnn
 
 from fcnn_cli.training import progress
 

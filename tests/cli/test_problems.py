@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from conftest import assert_refused, read_metrics, run_fcnn, train_output
+from helpers import assert_refused, read_metrics, run_fcnn, train_output
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
+from helpers import REPO, assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
 
 from fcnn_cli.training import progress
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import NUMPY_FAST, REPO, run_fcnn, train_output
+from helpers import NUMPY_FAST, REPO, run_fcnn, train_output
 
 
 def test_first_run_prints_only_its_result(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
+from helpers import assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
 
 from fcnn_cli.config.validate import from_config
 from fcnn_cli.core import schedules

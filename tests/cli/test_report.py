@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DIGITS_FAST, NUMPY_FAST, read_metrics, run_fcnn
+from helpers import DIGITS_FAST, NUMPY_FAST, read_metrics, run_fcnn
 
 
 def _csv(path: Path) -> list[dict]:

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from conftest import assert_refused, run_fcnn
+from helpers import assert_refused, run_fcnn
 
 from fcnn_cli.commands.report.collect import COLUMN_KEYS
 

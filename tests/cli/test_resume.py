@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
-from resume_helpers import assert_bitwise as _assert_bitwise
-from resume_helpers import curves as _curves
-from resume_helpers import settings as _settings
+from helpers import REPO, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
+from helpers.resume import assert_bitwise as _assert_bitwise
+from helpers.resume import curves as _curves
+from helpers.resume import settings as _settings
 
 from fcnn_cli.config.validate import from_config
 from fcnn_cli.data import datasets

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot
+from helpers import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot
 
 from fcnn_cli.runs import layout
 

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, read_metrics, run_fcnn
+from helpers import REPO, read_metrics, run_fcnn
 
 pytestmark = [pytest.mark.slow,
               # Optuna 2's storage under SQLAlchemy 2: its deprecation warnings, not ours to fix.

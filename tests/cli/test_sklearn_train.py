@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import read_metrics, run_fcnn
-from sklearn_oracle import assert_same_weights as _assert_same_weights
-from sklearn_oracle import fit_reference as _fit_reference
+from helpers import read_metrics, run_fcnn
+from helpers.sklearn_oracle import assert_same_weights as _assert_same_weights
+from helpers.sklearn_oracle import fit_reference as _fit_reference
 
 from fcnn_cli.core import model
 from fcnn_cli.runs.model_file import load_model

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, read_metrics, run_fcnn
+from helpers import REPO, read_metrics, run_fcnn
 
 
 def _no_cluster_reason() -> str | None:

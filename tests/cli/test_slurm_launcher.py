@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import NUMPY_FAST, REPO, run_fcnn
+from helpers import NUMPY_FAST, REPO, run_fcnn
 
 from fcnn_cli.hydra_app.slurm import launcher as slurm
 

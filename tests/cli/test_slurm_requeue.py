@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_metrics
+from helpers import read_metrics
 from test_slurm import NO_CLUSTER, _popen, _wait_for
 
 from fcnn_cli.hydra_app.slurm.launcher import START_MARK
@@ -52,7 +52,7 @@ def requeued(tmp_path_factory) -> dict:
     import os
     import sys
 
-    from conftest import REPO
+    from helpers import REPO
 
     root = tmp_path_factory.mktemp("requeue")
     dirs = {"timeout": root / "timeout", "requeue": root / "requeue", "twin": root / "twin"}

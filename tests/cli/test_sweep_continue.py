@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import assert_refused, read_metrics, run_fcnn, run_fcnn_together, snapshot
+from helpers import assert_refused, read_metrics, run_fcnn, run_fcnn_together, snapshot
 
 SWEEP = ("backend=numpy", "dataset=digits", "struct=[16]", "batch_size=16", "progress=false",
          "plot=false", "lr=0.05,0.1", "seed=1,2")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_fcnn, run_fcnn_together, write_idx_dir
+from helpers import run_fcnn, run_fcnn_together, write_idx_dir
 
 from fcnn_cli.runs import layout
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, read_metrics, run_fcnn
+from helpers import REPO, read_metrics, run_fcnn
 
 pytestmark = pytest.mark.slow
 

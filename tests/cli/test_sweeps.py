@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DIGITS_FAST, read_metrics, run_fcnn, run_fcnn_together
+from helpers import DIGITS_FAST, read_metrics, run_fcnn, run_fcnn_together
 
 pytestmark = pytest.mark.slow
 

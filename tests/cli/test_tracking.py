@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import NUMPY_FAST, read_metrics, run_fcnn
+from helpers import NUMPY_FAST, read_metrics, run_fcnn
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is not installed (pip install 'fcnn-cli[mlflow]')")
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import DIGITS_FAST, NUMPY_FAST, REPO, read_metrics, run_fcnn, train_output
+from helpers import DIGITS_FAST, NUMPY_FAST, REPO, read_metrics, run_fcnn, train_output
 
 
 def test_top_level_help_lists_subcommands_fast():

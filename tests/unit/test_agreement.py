@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from gradcheck import numerical_derivative
+from helpers.gradcheck import numerical_derivative
 
 from fcnn_cli import backends
 from fcnn_cli.config.settings import OptimizerSettings, Settings

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_fcnn
+from helpers import run_fcnn
 
 import fcnn_cli
 
@@ -152,7 +152,7 @@ def test_what_train_and_sweep_refuse_before_anything_runs(tmp_path):
 
 
 def test_a_finished_run_is_never_overwritten(cli_run):
-    from conftest import snapshot
+    from helpers import snapshot
 
     files = snapshot(cli_run)
     with pytest.raises(fcnn_cli.ConfigError, match="already holds a finished run"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 spec = importlib.util.spec_from_file_location("bench_compare", REPO / "scripts" / "bench_compare.py")
 bench_compare = importlib.util.module_from_spec(spec)

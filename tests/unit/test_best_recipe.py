@@ -9,7 +9,7 @@ import json
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers import REPO
 
 spec = importlib.util.spec_from_file_location("best_recipe", REPO / "scripts" / "best_recipe.py")
 best_recipe = importlib.util.module_from_spec(spec)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from resume_helpers import EPOCHS, resume_every_epoch
-from resume_helpers import settings as _settings
+from helpers.resume import EPOCHS, resume_every_epoch
+from helpers.resume import settings as _settings
 
 from fcnn_cli.data import datasets
 from fcnn_cli.training import checkpoint, loop

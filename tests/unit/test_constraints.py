@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-from conftest import REPO
+from helpers import REPO
 
 CONSTRAINTS = REPO / "constraints.txt"
 

@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import write_idx_dir
+from helpers import write_idx_dir
 
 from fcnn_cli.data import datasets, mnist_fetch
 from fcnn_cli.errors import UsageError

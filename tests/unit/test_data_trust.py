@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import write_idx_dir
+from helpers import write_idx_dir
 
 from fcnn_cli.data import array_cache, datasets
 from fcnn_cli.data.mnist_fetch import IDX_FILES, idx_bytes

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck import numerical_derivative
-from resume_helpers import resume_every_epoch
+from helpers.gradcheck import numerical_derivative
+from helpers.resume import resume_every_epoch
 
 from fcnn_cli import backends
 from fcnn_cli.config.validate import from_config

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from resume_helpers import assert_bitwise, resume_every_epoch
+from helpers.resume import assert_bitwise, resume_every_epoch
 
 from fcnn_cli import backends
 from fcnn_cli.config.settings import EarlyStoppingSettings

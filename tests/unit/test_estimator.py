@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import read_metrics
+from helpers import read_metrics
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
@@ -69,7 +69,7 @@ def test_regularisation_parameters_are_the_clis_keys(tmp_path):
     """dropout, input_dropout, max_norm, a cosine schedule with warm-up and early stopping, given
     to the estimator flat, train exactly as `fcnn train` with the nested keys: the same weights
     bit for bit (the restored best epoch's) and the same number of epochs run."""
-    from conftest import run_fcnn
+    from helpers import run_fcnn
 
     keys = {"dropout.hidden": 0.3, "dropout.input": 0.1, "max_norm": 2.0,
             "schedule.name": "cosine", "schedule.warmup_epochs": 1,

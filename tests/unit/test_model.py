@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from helpers.gradcheck import numerical_gradient
 
 from fcnn_cli.backends.numpy_backend import NumpyBackend
 from fcnn_cli.config.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, assert_refused
+from helpers import REPO, assert_refused
 
 from fcnn_cli.runs import model_file
 from fcnn_cli.runs.layout import RunDir

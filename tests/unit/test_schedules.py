@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from resume_helpers import resume_every_epoch
+from helpers.resume import resume_every_epoch
 
 from fcnn_cli import backends
 from fcnn_cli.config.schema import KEYS, SCHEDULE_NAMES

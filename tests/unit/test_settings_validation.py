@@ -7,7 +7,7 @@ prints it as one line on stderr with exit status 2 and writes no run: tests/cli/
 from __future__ import annotations
 
 import pytest
-from conftest import NUMPY_FAST, write_idx_dir
+from helpers import NUMPY_FAST, write_idx_dir
 
 from fcnn_cli.config import validate
 from fcnn_cli.core import tasks

@@ -7,8 +7,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn_oracle import assert_same_weights as _assert_same_weights
-from sklearn_oracle import fit_reference as _fit_reference
+from helpers.sklearn_oracle import assert_same_weights as _assert_same_weights
+from helpers.sklearn_oracle import fit_reference as _fit_reference
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from gradcheck import numerical_gradient
+from helpers.gradcheck import numerical_gradient
 
 from fcnn_cli import backends
 from fcnn_cli.config.settings import Settings
