@@ -116,3 +116,16 @@ def check_like(what: str, arrays: Params, like: Params) -> None:
         if np.shape(w) != np.shape(w0) or np.shape(b) != np.shape(b0):
             raise ValueError(f"{what}: layer {i} is {np.shape(w)} + {np.shape(b)}, the model's "
                              f"{np.shape(w0)} + {np.shape(b0)}")
+
+
+def check_state(params: Params, opt_state: OptState, like_params: Params,
+                like_slots: dict[str, Params], keeper: str = "this optimizer") -> None:
+    """`set_state`'s check, made before anything is written: raise ValueError unless `params`
+    have the shapes of `like_params` and `opt_state` holds the buffers `like_slots` (name ->
+    (W, b) pairs) of the same shapes. `keeper` names the optimizer in the message."""
+    check_like("parameters", params, like_params)
+    if set(opt_state.slots) != set(like_slots):
+        raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
+                         f"{keeper} keeps {sorted(like_slots) or 'none'}")
+    for name, pairs in opt_state.slots.items():
+        check_like(f"optimizer buffer {name}", pairs, like_slots[name])

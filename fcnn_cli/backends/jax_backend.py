@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli.backends.base import Backend, Params, check_like
+from fcnn_cli.backends.base import Backend, Params, check_state
 from fcnn_cli.core import model, optim, regularize
 from fcnn_cli.devices import describe_device, resolve_device
 
@@ -246,13 +246,7 @@ class CompiledEpochBackend(Backend):
     def set_state(self, params: Params, opt_state: optim.OptState) -> None:
         import jax
 
-        live = self.get_opt_state()
-        check_like("parameters", params, self.get_params())
-        if set(opt_state.slots) != set(live.slots):
-            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
-                             f"this optimizer keeps {sorted(live.slots) or 'none'}")
-        for name, pairs in opt_state.slots.items():
-            check_like(f"optimizer buffer {name}", pairs, live.slots[name])
+        check_state(params, opt_state, self.get_params(), self.get_opt_state().slots)
 
         def fresh(a: Any, dtype: Any) -> np.ndarray:
             # A copy in the run's dtype: the device buffers made from it are donated to the

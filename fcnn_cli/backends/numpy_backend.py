@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fcnn_cli.backends import blas, fpenv, numpy_optim
-from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_like
+from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_state
 from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
-from fcnn_cli.core import optim, regularize
+from fcnn_cli.core import model, optim, regularize
 
 if TYPE_CHECKING:
     from fcnn_cli.config.settings import Settings
@@ -36,6 +36,7 @@ class NumpyBackend(Backend):
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
         self.activation = settings.activation
+        self._activation = model.ACTIVATIONS[settings.activation]  # its in-place forms
         dtype = np.dtype(settings.dtype)
         sizes = self.task.sizes()
         layout = numpy_optim.FlatLayout(sizes)
@@ -75,7 +76,7 @@ class NumpyBackend(Backend):
             np.matmul(z, w, out=out)
             out += b
             if layer < last:
-                _activate_inplace(self.activation, out)
+                self._activation.apply_inplace(out)
             z = out
         return z
 
@@ -102,7 +103,7 @@ class NumpyBackend(Backend):
                 np.matmul(err, w.T, out=below)
                 if masked is not None and masked[layer] is not None:  # back through the mask
                     _dropout_into(below, *masked[layer][:2], below)
-                _times_derivative_inplace(self.activation, below, zs[layer])
+                self._activation.times_derivative_inplace(below, zs[layer])
             z_in = zs[layer] if masked is None or masked[layer] is None else masked[layer][2]
             np.sum(err, axis=0, out=self._bgrad[layer])  # scale * db
             if fused:  # W -= Z^T (scale E) in one BLAS call (after the pass through W above)
@@ -160,13 +161,7 @@ class NumpyBackend(Backend):
         return optim.state_from_arrays(optim.state_arrays(self._optimizer.state()))
 
     def set_state(self, params: Params, opt_state: optim.OptState) -> None:
-        check_like("parameters", params, self.params)
-        live = self._optimizer.state()
-        if set(opt_state.slots) != set(live.slots):
-            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
-                             f"this optimizer keeps {sorted(live.slots) or 'none'}")
-        for name, pairs in opt_state.slots.items():
-            check_like(f"optimizer buffer {name}", pairs, live.slots[name])
+        check_state(params, opt_state, self.params, self._optimizer.state().slots)
         for (w, b), (w_from, b_from) in zip(self.params, params, strict=True):
             w[...], b[...] = w_from, b_from  # into the flat buffer the optimizer updates
         self._optimizer.load_state(opt_state)
@@ -179,26 +174,12 @@ def _dropout_into(z: np.ndarray, keep: np.ndarray, factor: float, out: np.ndarra
     return out
 
 
+# By name, for what times the backend's steps one by one (commands/profile.py) and its tests.
 def _activate_inplace(name: str, a: np.ndarray) -> None:
-    if name == "relu":
-        np.maximum(a, 0, out=a)
-    elif name == "sigmoid":
-        np.negative(a, out=a)
-        np.exp(a, out=a)
-        a += 1
-        np.reciprocal(a, out=a)
-    else:
-        np.tanh(a, out=a)
+    """a <- f(a), the activation `name` in place (model.ACTIVATIONS)."""
+    model.ACTIVATIONS[name].apply_inplace(a)
 
 
 def _times_derivative_inplace(name: str, err: np.ndarray, z: np.ndarray) -> None:
-    """err *= f'(z), with f' written in terms of the activation's output z."""
-    if name == "relu":
-        # heaviside: times the boolean z > 0, as model.backward does; one vectorised pass each
-        # (a masked assignment err[z <= 0] = 0 gathers the indices first, ten times slower)
-        np.multiply(err, z > 0, out=err)
-    elif name == "sigmoid":
-        err *= z
-        err *= 1 - z
-    else:
-        err *= 1 - z * z
+    """err *= f'(z), with f' written in terms of the activation's output z (model.ACTIVATIONS)."""
+    model.ACTIVATIONS[name].times_derivative_inplace(err, z)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_like
+from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_state
 from fcnn_cli.core import model, optim
 
 if TYPE_CHECKING:
@@ -43,16 +43,12 @@ if TYPE_CHECKING:
     from fcnn_cli.config.settings import Settings
     from fcnn_cli.data.dataset import Dataset
 
-# Our activation names -> MLPClassifier's.
-ACTIVATIONS = {"relu": "relu", "sigmoid": "logistic", "tanh": "tanh"}
-
-
 def _mlp_parameters(settings: Settings, hidden: Sequence[int], n_train: int, shuffle: bool,
                     ) -> dict[str, Any]:
     opt = settings.optimizer
     kwargs: dict[str, Any] = {
         "hidden_layer_sizes": tuple(hidden),
-        "activation": ACTIVATIONS[settings.activation],
+        "activation": model.ACTIVATIONS[settings.activation].sklearn,
         "solver": opt.name,
         "alpha": opt.alpha,
         # Batches larger than the training set are one full batch, as in the other backends
@@ -194,18 +190,15 @@ class MLPEstimator(Estimator):
             # all it changed that the next epochs read is overwritten below.
             rows = min(self.settings.batch_size, self.data.n_train)
             self._partial_fit(self.data.x_train[:rows], self.data.y_train[:rows])
-        check_like("parameters", params, self.raw_params())
-        live = self._slots()
-        if set(opt_state.slots) != set(live):
-            raise ValueError(f"optimizer state holds {sorted(opt_state.slots) or 'no buffers'}, "
-                             f"scikit-learn's {self.settings.optimizer.name} keeps {sorted(live)}")
+        # scikit-learn keeps each buffer as one list, the weights' arrays then the biases'.
+        live = {name: list(zip(flat[:len(flat) // 2], flat[len(flat) // 2:], strict=True))
+                for name, flat in self._slots().items()}
+        check_state(params, opt_state, self.raw_params(), live,
+                    f"scikit-learn's {self.settings.optimizer.name}")
         for (w, b), (w_from, b_from) in zip(self.raw_params(), params, strict=True):
             w[...], b[...] = w_from, b_from
         opt = self.mlp._optimizer
         for name, pairs in opt_state.slots.items():
-            n = len(pairs)
-            check_like(f"optimizer buffer {name}", pairs,
-                       [(live[name][i], live[name][n + i]) for i in range(n)])
             arrays = [np.array(w) for w, _ in pairs] + [np.array(b) for _, b in pairs]
             setattr(opt, {"velocity": "velocities", "m": "ms", "v": "vs"}[name], arrays)
         if self.settings.optimizer.name == "adam":
@@ -281,10 +274,7 @@ class SGDLogReg(Estimator):
         return optim.OptState(np.array(int(self.sgd.t_) - 1, dtype=optim.STEP_DTYPE), {})
 
     def set_state(self, params: Params, opt_state: optim.OptState, samples: int) -> None:
-        check_like("parameters", params, self.params())
-        if opt_state.slots:
-            raise ValueError(f"optimizer state holds {sorted(opt_state.slots)}, SGDClassifier "
-                             "keeps none")
+        check_state(params, opt_state, self.params(), {}, "SGDClassifier")
         (w, b), = params
         # In the saved dtype: partial_fit keeps float64 weights whatever the data's dtype.
         self.sgd.coef_ = np.array(np.asarray(w).T, order="C")
