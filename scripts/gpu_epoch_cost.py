@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fcnn_cli import backends  # noqa: E402
-from fcnn_cli.commands import bench  # noqa: E402
+from fcnn_cli.commands.bench import command as bench  # noqa: E402
 from fcnn_cli.config.settings import Settings  # noqa: E402
 from fcnn_cli.core import model  # noqa: E402
 from fcnn_cli.data import dataset, datasets  # noqa: E402

@@ -35,7 +35,7 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "train": Command("fcnn_cli.commands.train", "train [overrides]",
                      "train one model (Hydra app: --help, --cfg job, -m for sweeps)", "config"),
-    "bench": Command("fcnn_cli.commands.bench", "bench [overrides]",
+    "bench": Command("fcnn_cli.commands.bench.command", "bench [overrides]",
                      "time the lab's timing job on every backend against this machine's floor",
                      "bench"),
     "data": Command("fcnn_cli.commands.data", "data fetch|info",

@@ -9,7 +9,7 @@ import json
 import pytest
 from helpers import REPO, run_fcnn
 
-from fcnn_cli.commands import bench
+from fcnn_cli.commands.bench import command as bench
 
 
 def test_bench_on_digits_writes_json_and_markdown(tmp_path):

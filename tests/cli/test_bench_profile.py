@@ -9,7 +9,8 @@ import json
 import pytest
 from helpers import run_fcnn
 
-from fcnn_cli.commands import bench, gemm_floor
+from fcnn_cli.commands.bench import command as bench
+from fcnn_cli.commands.bench import gemm_floor
 
 
 def test_bench_reports_the_gemm_floor_and_a_profile(tmp_path):

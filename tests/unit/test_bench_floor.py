@@ -1,4 +1,4 @@
-"""The gemm floor of `fcnn bench` (fcnn_cli/commands/gemm_floor.py): the job's own products, in
+"""The gemm floor of `fcnn bench` (fcnn_cli/commands/bench/gemm_floor.py): the job's own products, in
 the shapes and order the numpy backend runs them, add up to the job's FLOP; and the bench's
 report shows "x gemm floor" beside "x floor"."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fcnn_cli.commands import bench, gemm_floor
-from fcnn_cli.commands.gemm_floor import Product
+from fcnn_cli.commands.bench import command as bench
+from fcnn_cli.commands.bench import gemm_floor
+from fcnn_cli.commands.bench.gemm_floor import Product
 
 
 def test_one_step_of_the_timing_job_is_eight_products_in_the_backends_order():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fcnn_cli.commands import bench
+from fcnn_cli.commands.bench import command as bench
 
 
 def test_job_gflop_of_the_lab_timing_job():

@@ -103,7 +103,7 @@ BENCH_OPTIONS = [("dataset", p.stem) for p in sorted((CONF / "dataset").glob("*.
 def test_the_bench_config_composes_with_each_option(compose_config, group, option):
     """`fcnn bench GROUP=OPTION`: its checks (backends and counts), and each backend's job
     settings, before any timing."""
-    from fcnn_cli.commands import bench
+    from fcnn_cli.commands.bench import command as bench
 
     cfg = compose_config(f"{group}={option}", config_name="bench")
     chosen, counts = bench._check(cfg)

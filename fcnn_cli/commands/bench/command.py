@@ -181,7 +181,7 @@ def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any
 
 def _measure_floor(counts: dict[str, Any], when: str, plan: list, dtype: str) -> dict[str, Any]:
     """Both floors, measured now: the large product's rate and the job's own products."""
-    from fcnn_cli.commands import gemm_floor
+    from fcnn_cli.commands.bench import gemm_floor
 
     gemm = gemm_floor.measure(plan, dtype, counts["floor_repeats"])
     return {"when": when, "gflops_rate": matmul_gflops(counts["floor_matmul_size"],
@@ -191,7 +191,7 @@ def _measure_floor(counts: dict[str, Any], when: str, plan: list, dtype: str) ->
 
 def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
     """Run the benchmark described by `cfg`; write bench.json and bench.md to `run_dir`."""
-    from fcnn_cli.commands import gemm_floor
+    from fcnn_cli.commands.bench import gemm_floor
     from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
     from fcnn_cli.core import model, optim
     from fcnn_cli.data import datasets
@@ -255,7 +255,7 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
     if cfg.get("lab_reference"):
         report["lab"] = LAB_TIMING
     if counts["profile"]:  # after the timing, so that it never slows a timed fit
-        from fcnn_cli.commands import profile
+        from fcnn_cli.commands.bench import profile
 
         found = {variants[-1].backend: profile.profile(variants[-1], data, counts["floor_repeats"],
                                                        floor["gemm"]) for variants in jobs}
@@ -367,7 +367,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(report)]
     if report.get("profile"):
-        from fcnn_cli.commands import profile
+        from fcnn_cli.commands.bench import profile
 
         lines += ["", "## Profile: one mini-batch step, best of the floor's repeats"]
         lines += profile.markdown(report["profile"])
@@ -391,7 +391,7 @@ def print_table(report: dict[str, Any]) -> None:
         console.print(line, highlight=False, soft_wrap=True)
     console.print(table)
     if report.get("profile"):
-        from fcnn_cli.commands import profile
+        from fcnn_cli.commands.bench import profile
 
         for line in profile.markdown(report["profile"]):
             console.print(line, highlight=False, soft_wrap=True, markup=False)
