@@ -3,7 +3,7 @@ a confusion matrix and a grid of images. matplotlib is imported only when one is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,33 @@ def _new_figure(**kwargs: Any) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(**kwargs)
+
+
+def curves_title(metrics: Mapping[str, Any], experiment: str | None = None) -> str:
+    """curves.png's title from a run's metrics record (metrics.json's keys): the experiment's
+    name when there is one (`ex5_2`), what trained on what, its test score, and how it ended
+    when it did not complete: a figure of a run that stopped early says so."""
+    if metrics.get("test_acc") is not None:
+        score = f"test {100 * metrics['test_acc']:.2f}%"
+    elif metrics.get("test_loss") is not None:
+        score = f"test loss {metrics['test_loss']:.4g}"
+    else:
+        score = "no test score"
+    name = f"{experiment}: " if experiment else ""
+    struct = list(metrics.get("struct") or [])
+    title = f"{name}{metrics.get('backend')} on {metrics.get('dataset')}, struct {struct}: {score}"
+    status = metrics.get("status", "completed")
+    if status == "completed":
+        return title
+    done, planned = metrics.get("epochs_completed"), metrics.get("max_epochs")
+    of = f" of {planned}" if planned else ""
+    if status == "interrupted" and done is not None:
+        ended = f"interrupted after {done}{of} epochs"
+    elif status == "diverged" and done is not None:  # the loss went non-finite in its last epoch
+        ended = f"diverged in epoch {done}{of}"
+    else:
+        ended = str(status)
+    return f"{title}\n({ended})"
 
 
 def plot_curves(path: Path, rows: Sequence[dict[str, Any]], title: str,

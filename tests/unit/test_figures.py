@@ -11,7 +11,7 @@ import pytest
 
 from fcnn_cli.commands.report import collect, figure
 from fcnn_cli.runs.curves import write_curves
-from fcnn_cli.runs.figures import curves_figure
+from fcnn_cli.runs.figures import curves_figure, curves_title
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -62,7 +62,7 @@ def _runs(tmp_path: Path, accuracies: list[float], epochs: list[int] | None = No
 
 
 def _legend_labels(fig) -> list[str]:
-    legend = fig.axes[0].get_legend()
+    (legend,) = fig.legends
     return [text.get_text() for text in legend.get_texts()]
 
 
@@ -71,7 +71,9 @@ def test_report_legend_names_every_run_when_few(tmp_path):
     fig, drawn = figure.figure(runs)
     try:
         assert drawn == figure.MAX_LEGEND
-        assert _legend_labels(fig) == [f"{i}: numpy [32]" for i in range(figure.MAX_LEGEND)]
+        # The runs share their settings: each is named alone, the settings go to the title.
+        assert _legend_labels(fig) == [str(i) for i in range(figure.MAX_LEGEND)]
+        assert "all with backend numpy, struct [32]" in fig.get_suptitle()
     finally:
         plt.close(fig)
 
@@ -93,7 +95,7 @@ def test_report_folds_a_large_sweep_into_the_best_few_and_a_band(tmp_path):
         assert len(labels) == figure.LEGEND_BEST + 1
         # Run 0 diverged: it ranks last whatever its accuracy before.
         best = sorted(range(1, 30), key=lambda i: accuracies[i], reverse=True)[:figure.LEGEND_BEST]
-        assert [f"{i}: numpy [32]" for i in best] == [x for x in labels if ":" in x]
+        assert [str(i) for i in best] == labels[:figure.LEGEND_BEST]
         assert f"{30 - figure.LEGEND_BEST} other runs (min to max)" in labels
         # The band spans the folded runs' values at each epoch, and is finite.
         # Curve B, test accuracy: the third panel (C and A above it).
@@ -106,8 +108,137 @@ def test_report_folds_a_large_sweep_into_the_best_few_and_a_band(tmp_path):
         assert vertices[:, 1].max() == pytest.approx(100 * max(accuracies[i] for i in folded))
         lowest = min([accuracies[i] / epochs[i] for i in folded] + [accuracies[0] / 2])
         assert vertices[:, 1].min() == pytest.approx(100 * lowest)
-        assert "the other 25 as a band" in fig._suptitle.get_text()
+        assert "the other 25 as a band" in fig.get_suptitle()
         for axis in fig.axes:
             assert all(float(t).is_integer() for t in _visible_ticks(axis))
+    finally:
+        plt.close(fig)
+
+
+BACKENDS = ("numpy", "jax", "jax-grad", "sklearn")
+
+
+def _identical_runs(tmp_path: Path, datasets: tuple[str, ...] = ("mnist",) * 4) -> list[collect.Run]:
+    """Four runs of the lab's job on the four backends, with the same curves bit for bit (numpy
+    and jax do train alike)."""
+    runs = []
+    for backend, dataset in zip(BACKENDS, datasets, strict=True):
+        path = tmp_path / backend
+        path.mkdir()
+        write_curves(path / "curves.csv", _rows(3))
+        runs.append(collect.Run(path, name=backend, row={
+            "backend": backend, "dataset": dataset, "struct": "[500,250]", "optimizer": "sgd",
+            "lr": 0.1, "max_epochs": 3}))
+    return runs
+
+
+def _render(fig):
+    """The figure drawn, as RGB pixels."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].astype(float)
+
+
+def _pixels_near(image, axis, colour: str, tolerance: float = 40) -> int:
+    """How many pixels of `image` inside `axis` are drawn in `colour` (to `tolerance` in RGB
+    distance)."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    box = axis.get_window_extent()
+    height = image.shape[0]
+    inside = image[int(height - box.y1) + 2:int(height - box.y0) - 2, int(box.x0) + 2:int(box.x1) - 2]
+    distance = np.linalg.norm(inside - 255 * np.array(to_rgb(colour)), axis=-1)
+    return int((distance < tolerance).sum())
+
+
+def test_report_runs_with_identical_curves_each_show(tmp_path):
+    """Four runs drawing the same curves: in each panel every run has its own line style, marker
+    and colour, and each colour is still seen in the drawn panel (wider lines and larger hollow
+    markers beneath narrower ones)."""
+    fig, drawn = figure.figure(_identical_runs(tmp_path))
+    try:
+        assert drawn == 4
+        image = _render(fig)
+        for axis in fig.axes:
+            lines = axis.get_lines()
+            assert len(lines) == 4
+            assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == 4
+            assert len({line.get_color() for line in lines}) == 4
+            widths = [line.get_linewidth() for line in lines]
+            assert widths == sorted(widths, reverse=True) and len(set(widths)) == 4
+            for line in lines:
+                assert _pixels_near(image, axis, line.get_color()) > 30, (axis.get_ylabel(),
+                                                                        line.get_label())
+    finally:
+        plt.close(fig)
+
+
+def test_the_pixel_check_sees_a_hidden_run():
+    """The check above can fail: the same curves drawn alike ("o-", one width) show only the
+    last run's colour."""
+    fig, axis = plt.subplots()
+    for k in range(4):
+        axis.plot([1, 2, 3], [1, 0.5, 0.33], "o-", ms=3, color=f"C{k}")
+    try:
+        image = _render(fig)
+        assert _pixels_near(image, axis, "C3") > 30
+        assert all(_pixels_near(image, axis, f"C{k}") < 30 for k in range(3))
+    finally:
+        plt.close(fig)
+
+
+def test_report_legend_lies_outside_the_panels_and_names_what_differs(tmp_path):
+    fig, _ = figure.figure(_identical_runs(tmp_path))
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        for axis in fig.axes:  # the panels with their tick labels
+            assert not box.overlaps(axis.get_tightbbox(renderer)), axis.get_ylabel()
+        assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+        assert _legend_labels(fig) == [f"{b}: backend {b}" for b in BACKENDS]
+        title = fig.get_suptitle()
+        assert "on mnist" in title and "they differ in backend" in title
+        assert "struct [500,250], sgd, lr 0.1" in title
+    finally:
+        plt.close(fig)
+    for path in tmp_path.iterdir():
+        (path / "curves.csv").unlink()
+        path.rmdir()
+    fig, _ = figure.figure(_identical_runs(tmp_path, ("mnist", "mnist", "digits", "digits")))
+    try:
+        assert _legend_labels(fig) == ["numpy: dataset mnist, backend numpy",
+                                       "jax: dataset mnist, backend jax",
+                                       "jax-grad: dataset digits, backend jax-grad",
+                                       "sklearn: dataset digits, backend sklearn"]
+        assert "on digits and mnist" in fig.get_suptitle()
+    finally:
+        plt.close(fig)
+
+
+METRICS = {"backend": "numpy", "dataset": "mnist", "struct": [500, 250], "status": "completed",
+           "epochs_completed": 10, "max_epochs": 10, "test_acc": 0.9812, "test_loss": 0.07}
+
+
+def test_curves_title_names_the_experiment_and_a_run_that_stopped_early():
+    assert curves_title(METRICS) == "numpy on mnist, struct [500, 250]: test 98.12%"
+    assert curves_title(METRICS, "ex5_2").startswith("ex5_2: numpy on mnist")
+    interrupted = {**METRICS, "status": "interrupted", "epochs_completed": 3}
+    title = curves_title(interrupted, "ex5_2")
+    assert title.startswith("ex5_2: ") and title.endswith("(interrupted after 3 of 10 epochs)")
+    diverged = {**METRICS, "status": "diverged", "epochs_completed": 2, "test_acc": 0.1}
+    assert curves_title(diverged).endswith("(diverged in epoch 2 of 10)")
+    autoencoder = {**METRICS, "test_acc": None, "test_loss": 0.0123}
+    assert curves_title(autoencoder).endswith(": test loss 0.0123")
+    fig = curves_figure(_rows(3), title)
+    try:
+        assert fig.get_suptitle() == title
     finally:
         plt.close(fig)
