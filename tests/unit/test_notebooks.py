@@ -1,0 +1,59 @@
+"""The lab's notebooks (notebooks/*.ipynb) run top to bottom in a real Jupyter kernel (nbclient),
+on digits with 2 epochs (their parameters cell overridden), with no error and no ANSI escape
+code in any output; the saved notebooks hold their outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "scripts" / "notebooks.py")
+run_notebooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_notebooks)
+
+nbformat = pytest.importorskip("nbformat", reason="the notebooks extra (nbclient) is not installed")
+pytest.importorskip("nbclient", reason="the notebooks extra (nbclient) is not installed")
+pytest.importorskip("ipykernel", reason="the notebooks extra (ipykernel) is not installed")
+
+
+def test_there_are_the_examples_and_the_problems():
+    assert [p.name for p in NOTEBOOKS] == ["examples.ipynb", "problems.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_notebook_runs_on_digits(path, tmp_path):
+    nb = run_notebooks.execute(path, {"dataset": "digits", "epochs": 2}, tmp_path, timeout=600)
+    assert run_notebooks.problems(nb) == []
+    streams = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", [])
+                      if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    assert "epoch 2/2" in streams and "epoch 3/12" not in streams  # the injected epochs took
+    assert "Warning" not in streams and "ipywidgets" not in streams
+    images = [o for cell in nb.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images  # the figures are shown inline
+    assert (tmp_path / "outputs").is_dir()  # runs go under the kernel's directory
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_saved_notebook_holds_its_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1 and "dataset = " in parameters[0].source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code)
+    assert run_notebooks.problems(nb) == []
+
+
+def test_parameters_are_injected_after_the_parameters_cell_and_replaced():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("dataset = 'mnist'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(dataset)")])
+    once = run_notebooks.with_parameters(nb, {"dataset": "digits", "epochs": 2})
+    assert once.cells[1].source == "# Parameters (injected)\ndataset = 'digits'\nepochs = 2"
+    again = run_notebooks.with_parameters(once, {"epochs": 3})
+    assert [c.source for c in again.cells][1:] == ["# Parameters (injected)\nepochs = 3", "print(dataset)"]
+    assert len(run_notebooks.with_parameters(again, {}).cells) == 2
