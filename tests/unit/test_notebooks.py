@@ -57,3 +57,59 @@ def test_parameters_are_injected_after_the_parameters_cell_and_replaced():
     again = run_notebooks.with_parameters(once, {"epochs": 3})
     assert [c.source for c in again.cells][1:] == ["# Parameters (injected)\nepochs = 3", "print(dataset)"]
     assert len(run_notebooks.with_parameters(again, {}).cells) == 2
+
+
+def test_interrupting_the_kernel_stops_after_the_epoch_and_the_run_resumes(tmp_path):
+    """Jupyter's "interrupt the kernel" (SIGINT to a real kernel) mid-run: the run stops after its
+    epoch, saved as interrupted; fcnn_cli.Interrupted reaches the cell; the next cell resumes it
+    in the same kernel."""
+    import json
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    run_dir = tmp_path / "run"
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        def run_cell(code: str) -> list[dict]:
+            msg_id = kc.execute(code)
+            seen = []
+            while True:
+                msg = kc.get_iopub_msg(timeout=300)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    return seen
+                seen.append(msg)
+
+        msg_id = kc.execute(
+            "import fcnn_cli\nfcnn_cli.train('dataset=digits', 'backend=numpy', 'struct=[16]', "
+            f"'batch_size=4', 'max_epochs=400', 'checkpoint.every_s=0', run_dir={str(run_dir)!r})")
+        deadline = time.monotonic() + 120
+        while not (run_dir / "checkpoint.npz").exists():
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.02)
+        km.interrupt_kernel()
+        errors = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=300)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "error":
+                errors.append(msg["content"])
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        assert [e["ename"] for e in errors] == ["Interrupted"]
+        assert f"fcnn_cli.train('resume={run_dir}')" in errors[0]["evalue"]
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["status"] == "interrupted" and 0 < metrics["epochs_completed"] < 400
+        done = metrics["epochs_completed"]
+        outputs = run_cell(f"run = fcnn_cli.train('resume={run_dir}', 'max_epochs={done + 1}')\n"
+                           "print(run.status, run.metrics['epochs_completed'])")
+        printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream"
+                          and m["content"]["name"] == "stdout")
+        assert f"completed {done + 1}" in printed
+        assert not [m for m in outputs if m["msg_type"] == "error"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
