@@ -176,19 +176,9 @@ def _write_files(s: Settings, out: RunDir, backend: Any, task: Any, data: Any, h
     model_file.save_model(out.model, saved_model(s, data, task.name, backend.get_params()))
     curves.write_curves(out.curves, rows, task.curve_columns)
     if s.plot:
-        heading = _title(s, metrics, title)
+        heading = figures.curves_title(metrics, title)
         figures.plot_curves(out.plot, rows, heading, task.curve_columns, task.loss_label)
         figures.write_task_figures(out.path, task.figures, backend.predict, data.x_test)
-
-
-def _title(s: Settings, metrics: dict[str, Any], experiment: str | None) -> str:
-    """curves.png's title: what trained, on what, and its test score."""
-    if metrics.get("test_acc") is not None:
-        score = f"test {100 * metrics['test_acc']:.2f}%"
-    else:
-        score = f"test loss {metrics['test_loss']:.4g}"
-    name = f"{experiment}: " if experiment else ""
-    return f"{name}{s.backend} on {s.dataset}, struct {list(s.struct)}: {score}"
 
 
 def _settings_line(s: Settings) -> str:

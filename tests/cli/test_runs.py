@@ -146,3 +146,16 @@ def test_train_log_holds_the_runs_own_lines(tmp_path, fcnn_here, monkeypatch):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert f"completed after 3 epochs: train_loss {metrics['train_loss']:.6g}" in log
     assert metrics["objective"] == "val_acc" and metrics["objective_measured_on"] == "train_acc"
+
+
+def test_curves_png_title_names_the_experiment(tmp_path, fcnn_here, monkeypatch):
+    """The run path titles curves.png from the run's metrics and its experiment (issue 32)."""
+    from fcnn_cli.runs import figures
+
+    titles = []
+    monkeypatch.setattr(figures, "plot_curves", lambda path, rows, title, *a, **k: titles.append(title))
+    monkeypatch.chdir(tmp_path)
+    result = fcnn_here("train", "experiment=ex5_2", "dataset=digits", "max_epochs=1",
+                       "progress=false", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    assert titles and titles[0].startswith("ex5_2: numpy on digits, struct [500, 250]: test ")
