@@ -11,7 +11,6 @@ Every name is imported on first use (fcnn_cli.api, fcnn_cli.estimator), so `impo
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from fcnn_cli._version import __version__
@@ -29,6 +28,8 @@ __all__ = [*_LAZY, "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        import importlib  # here, not at the top: `import fcnn_cli` imports nothing more
+
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fcnn_cli' has no attribute {name!r}")
 
