@@ -42,6 +42,7 @@ def _submit(executor_class: type, folder, max_num_timeout: int):
     return executor.submit(_requeued_until(STARTS_NEEDED, str(counter))), counter
 
 
+@pytest.mark.cluster  # a requeue soak: eight starts of a job, against submitit's six
 def test_a_job_allowed_ten_requeues_gets_its_eighth_start_where_submitits_stops_at_six(tmp_path):
     # Both at once (each start is a new Python process): ours, and submitit's own controller as
     # the control that shows what this mends.

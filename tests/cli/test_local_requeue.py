@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from helpers import read_metrics, run_fcnn, run_fcnn_together
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 # About 60 s of training with the three runs on two idle cores, twice the 30 s at which a 1-minute
 # limit warns (1200 epochs reached the warning at epoch 1047 here: too close to finishing first

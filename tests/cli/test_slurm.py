@@ -38,7 +38,8 @@ def _no_cluster_reason() -> str | None:
 
 
 NO_CLUSTER = _no_cluster_reason()
-pytestmark = [pytest.mark.slurm, pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]
+pytestmark = [pytest.mark.slurm, pytest.mark.cluster,
+              pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]
 
 SLURM = ("train", "-m", "hydra/launcher=slurm")
 # Tiny jobs on the embedded digits data; each sweep sets struct and max_epochs itself.

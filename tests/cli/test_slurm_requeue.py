@@ -21,7 +21,7 @@ from test_slurm import NO_CLUSTER, _popen, _wait_for
 
 from fcnn_cli.hydra_app.slurm.launcher import START_MARK
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow,
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.cluster,
               pytest.mark.skipif(NO_CLUSTER is not None, reason=str(NO_CLUSTER))]
 
 # About 110 s of training when the three trainings share two cores (57 s for 3000 epochs here).

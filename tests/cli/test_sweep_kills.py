@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from helpers import REPO, read_metrics, run_fcnn
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 # 8 jobs of about 3 s of training each (at a few ms an epoch), a checkpoint every half second.
 SWEEP = ("backend=numpy", "dataset=digits", "struct=[64]", "batch_size=16", "max_epochs=150",
