@@ -351,18 +351,17 @@ class Runs(Sequence[Run]):
     (report.png's figure)."""
 
     def __init__(self, directories: Sequence[PathLike]) -> None:
-        from fcnn_cli.runs.layout import find_runs
+        from fcnn_cli.commands.report.collect import collect_runs
 
         self.directories = [Path(d).absolute() for d in directories]
-        paths: list[Path] = []
         for directory in self.directories:
             if not directory.is_dir():
                 raise FileNotFoundError(f"{directory}: no such directory")
-            paths += [p for p in find_runs(directory) if p not in paths]
-        if not paths:
+        found, _ = collect_runs(self.directories)  # the runs fcnn report finds, in its order
+        if not found:
             raise ConfigError(f"no run directories (with .hydra/config.yaml or metrics.json) "
                               f"under {', '.join(map(str, self.directories))}")
-        self._runs = [Run(p) for p in paths]
+        self._runs = [Run(run.path) for run in found]
 
     @overload
     def __getitem__(self, index: int) -> Run: ...
