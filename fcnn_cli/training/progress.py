@@ -53,7 +53,10 @@ class Display:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True)
+            # Not a terminal to draw on: rich would take FORCE_COLOR (which a Jupyter kernel sets
+            # for its shell commands) for one, even with stderr piped.
+            self._console = Console(stderr=True, force_terminal=None if draws_live(sys.stderr)
+                                    else False)
         return self._console
 
     @property
@@ -95,6 +98,22 @@ class Display:
         file = self.console.file
         file.write(text + "\n")
         file.flush()
+
+
+def draws_live(stream: Any) -> bool:
+    """Whether `stream` is a terminal to draw a live display on: a real terminal, and not the
+    pseudo-terminal a notebook runs a shell command in (`!fcnn train ...`: IPython runs it under
+    pexpect, and the cell keeps every byte as text). A Jupyter kernel marks itself and the
+    processes it starts with JPY_PARENT_PID (jupyter_client) and its inline matplotlib backend
+    in MPLBACKEND (ipykernel)."""
+    import os
+
+    try:
+        if not stream.isatty():
+            return False
+    except (AttributeError, ValueError):  # no isatty, or a closed file
+        return False
+    return "JPY_PARENT_PID" not in os.environ and "inline" not in os.environ.get("MPLBACKEND", "")
 
 
 def quiet_shell_forks() -> None:

@@ -113,3 +113,45 @@ def test_interrupting_the_kernel_stops_after_the_epoch_and_the_run_resumes(tmp_p
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_fcnn_in_a_notebook_cell_saves_plain_lines(tmp_path):
+    """`!fcnn train ...` runs under a pseudo-terminal (IPython's pexpect) with FORCE_COLOR=1 (set
+    by ipykernel): what the cell saves is still one plain line per epoch."""
+    import sys
+
+    from nbclient import NotebookClient
+
+    run_dir = tmp_path / "run"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"!{sys.executable} -m fcnn_cli train dataset=digits backend=numpy struct=[16] "
+        f"max_epochs=3 plot=false hydra.run.dir={run_dir}")])
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    assert run_notebooks.problems(nb) == [] and "\x1b" not in text
+    lines = [line for line in text.replace("\r\n", "\n").splitlines() if line]
+    assert [line.split("  ")[0] for line in lines[:3]] == [f"numpy epoch {n}/3" for n in (1, 2, 3)]
+    assert lines[3].startswith("test accuracy") and (run_dir / "metrics.json").is_file()
+
+
+def test_a_live_display_needs_a_real_terminal_outside_jupyter(monkeypatch):
+    import io
+    import os
+
+    from fcnn_cli.training.progress import draws_live
+
+    for name in ("JPY_PARENT_PID", "MPLBACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    leader, follower = os.openpty()
+    with open(follower, "w") as terminal:
+        assert draws_live(terminal)
+        assert not draws_live(io.StringIO())
+        monkeypatch.setenv("FORCE_COLOR", "1")  # colour asked for: still no terminal when piped
+        assert not draws_live(io.StringIO())
+        monkeypatch.setenv("JPY_PARENT_PID", "1")  # started by a Jupyter kernel (`!fcnn ...`)
+        assert not draws_live(terminal)
+        monkeypatch.delenv("JPY_PARENT_PID")
+        monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        assert not draws_live(terminal)
+    os.close(leader)
