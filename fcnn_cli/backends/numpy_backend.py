@@ -7,7 +7,8 @@ sigmoid or identity output; `fcnn_cli.core.tasks`), written into its buffer. The
 gradients each live in one flat buffer (the (W, b) pairs are views into it), and the optimizer
 (`numpy_optim`) updates them in place. A scale is folded into the output error once:
 back-propagation is linear in E, so every gradient arrives already scaled; for SGD the scale is
-lr/B and a plain SGD update is a single in-place subtraction.
+lr/B, and plain SGD's update of each weight matrix (the L2 penalty included) is made inside its
+gradient's BLAS product (`blas.py`, `numpy_optim.InPlaceOptimizer.fused`).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class NumpyBackend(Backend):
             w[...], b[...] = w0, b0
         flat_grads, grads = layout.empty(dtype)
         self._optimizer = numpy_optim.build(settings.optimizer, layout, flat_params, flat_grads)
-        # Plain SGD: each weight gradient is subtracted inside its product (blas.py), no update pass.
-        self._subtract_product = blas.subtract_product(dtype.name) if self._optimizer.plain_sgd else None
+        # Plain SGD: each weight gradient goes into its update inside its product (blas.py;
+        # numpy_optim's `fused`): no gradient buffer, no update pass over the weights.
+        self._subtract_product = blas.subtract_product(dtype.name) if self._optimizer.can_fuse else None
         batch = min(settings.batch_size, data.n_train)
         # zs[l] is the output of layer l (zs[0] the gathered input batch); errs[l] its error.
         self._zs = [np.empty((batch, n), dtype) for n in sizes]
@@ -93,7 +95,9 @@ class NumpyBackend(Backend):
         self.task.numpy_output_error(logits, zs[0], self.data.y_train[idx], out=err)
         # Times 1/B (the mean) and the optimizer's scale (lr for SGD): gradients arrive scaled.
         err *= self._optimizer.error_scale(lr, n)
-        fused = self._subtract_product is not None  # (the buffers' row slices are C-contiguous)
+        # beta when the weights are updated inside the gradients' products (the buffers' row
+        # slices are C-contiguous), else None
+        beta = None if self._subtract_product is None else self._optimizer.fused(lr, n)
         for layer in range(len(self.params) - 1, -1, -1):
             w = self.params[layer][0]
             below = None
@@ -106,15 +110,13 @@ class NumpyBackend(Backend):
                 self._activation.times_derivative_inplace(below, zs[layer])
             z_in = zs[layer] if masked is None or masked[layer] is None else masked[layer][2]
             np.sum(err, axis=0, out=self._bgrad[layer])  # scale * db
-            if fused:  # W -= Z^T (scale E) in one BLAS call (after the pass through W above)
-                self._subtract_product(z_in, err, w)
-                bias = self.params[layer][1]
-                bias -= self._bgrad[layer]
+            if beta is not None:  # W = beta W - Z^T (scale E) in one BLAS call (after the
+                self._subtract_product(z_in, err, w, beta)  # pass through W above)
             else:
                 np.matmul(z_in.T, err, out=self._wgrad[layer])  # scale * dW
             err = below
-        if fused:
-            self._optimizer.skip_update()
+        if beta is not None:
+            self._optimizer.finish(lr, n)
         else:
             self._optimizer.update(lr, n)
         if self._max_norm is not None:

@@ -7,10 +7,11 @@ only, is one contiguous slice. The (W, b) pairs the backend computes with are vi
 arrays.
 
 A scale factor is folded into the output error before back-propagation (`error_scale`), which
-is linear in it, so the gradients arrive already scaled: lr/B for SGD, which makes plain SGD one
-subtraction `P -= G` per batch; sqrt(1-b2)/B for Adam, which makes the second moment's update
-one square and one add. The algebra is that of `fcnn_cli.core.optim`, rearranged; tests check the two
-against each other.
+is linear in it, so the gradients arrive already scaled. For SGD it is lr/B; without momentum the
+backend makes each weight update inside its gradient's BLAS product (`fused`: W = (1 - lr alpha
+/ B) W - lr g, the L2 penalty as gemm's beta), leaving `finish` the biases. For Adam it is
+sqrt(1-b2)/B, which makes the second moment's update one square and one add. The algebra is that
+of `fcnn_cli.core.optim`, rearranged; tests check the two against each other.
 
 The updates are memory-bound (a dozen passes over every buffer for Adam), so the optimizers with
 buffers walk the arrays in chunks of CHUNK_BYTES: all the passes over one chunk of every buffer
@@ -80,15 +81,20 @@ class InPlaceOptimizer:
 
     slot_names: tuple[str, ...] = ()
 
-    @property
-    def plain_sgd(self) -> bool:
-        """Whether the update is params -= grads and nothing else (SGD without momentum or L2):
-        the backend may then subtract each gradient as it computes it and call `skip_update`."""
-        return False
+    #: whether `fused` can ever answer: the backend binds the BLAS routine only then
+    can_fuse: bool = False
 
-    def skip_update(self) -> None:
-        """Count a step whose update the backend made itself (only when `plain_sgd`)."""
-        self.step += 1
+    def fused(self, lr: float, n: int) -> float | None:
+        """Whether this step's weight updates may be made inside the gradients' products: the
+        beta for which the backend's W = beta W - Z^T E (E scaled by `error_scale`), for each
+        layer's W, leaves `finish` the rest of the update; None when the update needs the
+        gradients themselves (the backend then fills `grads` and calls `update`). Either way
+        the backend fills the biases' part of `grads`."""
+        return None
+
+    def finish(self, lr: float, n: int) -> None:
+        """The rest of a step whose weight updates were made inside the products (`fused`)."""
+        raise NotImplementedError
 
     def error_scale(self, lr: float, n: int) -> float:
         raise NotImplementedError
@@ -130,8 +136,20 @@ class InPlaceSGD(InPlaceOptimizer):
         super().__init__(settings, *args)
 
     @property
-    def plain_sgd(self) -> bool:
-        return not self.slot_names and not self.settings.alpha
+    def can_fuse(self) -> bool:
+        # Plain SGD only: with momentum, v = mu v - lr g in the product (gemm's beta = mu) measured
+        # no faster than the chunked update, and Nesterov's W += mu v - lr g needs g itself.
+        return not self.slot_names
+
+    def fused(self, lr: float, n: int) -> float | None:
+        # W - lr (g + alpha W / n) = (1 - lr alpha / n) W - lr g: the L2 penalty is gemm's beta
+        beta = 1.0 - lr * self.settings.alpha / n
+        return beta if self.can_fuse and beta != 0 else None
+
+    def finish(self, lr: float, n: int) -> None:
+        self.step += 1
+        biases = slice(self.layout.n_weights, None)  # the weights are done; the biases' lr g:
+        self.params[biases] -= self.grads[biases]
 
     def error_scale(self, lr: float, n: int) -> float:
         return lr / n

@@ -358,6 +358,10 @@ def _keys() -> Iterator[Key]:
     yield Key("profile", "boolean", False, "after the timing, break one mini-batch step of each "
               "backend down into its parts (products, elementwise work, update, gather, the rest)",
               apps=(BENCH,))
+    yield Key("peers", "boolean", False, "after fcnn's backends, time the same job written "
+              "plainly with numpy, jitted JAX, scikit-learn's MLPClassifier and PyTorch (where "
+              "installed), each against the floor and fcnn's fastest backend (make peers)",
+              apps=(BENCH,))
 
 
 KEYS: dict[str, Key] = {key.name: key for key in _keys()}

@@ -1,34 +1,41 @@
-"""`fcnn bench` for real: a run on digits and the report files it writes, Adam timed beside plain
-SGD, bad options in one line, and scripts/update_cost.py. Its arithmetic in process:
-tests/unit/test_bench_math.py."""
+"""`fcnn bench` for real: a run on digits and the report files it writes, what it shows on an
+80-column screen and on stderr while it works, Adam timed beside plain SGD, bad options in one
+line, and scripts/update_cost.py. Its arithmetic in process: tests/unit/test_bench_math.py."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from helpers import REPO, run_fcnn
+from conftest import REPO, run_fcnn
 
-from fcnn_cli.commands.bench import command as bench
+from fcnn_cli.commands.bench import floor as floors
 
 
 def test_bench_on_digits_writes_json_and_markdown(tmp_path):
     run_dir = tmp_path / "bench"
     proc = run_fcnn("bench", "repeats=1", "warmup=0", "dataset=digits", "backends=[numpy,jax]",
                     "struct=[64]", "floor_matmul_size=512", "predict_repeats=2",
-                    f"hydra.run.dir={run_dir}")
+                    f"hydra.run.dir={run_dir}", env={"COLUMNS": "80"})
     assert proc.returncode == 0, proc.stderr
-    assert "fcnn bench" in proc.stdout and "floor:" in proc.stdout
 
     report = json.loads((run_dir / "bench.json").read_text())
     floor = report["floor"]
     sizes = [64, 64, 10]  # digits' 8x8 pixels, struct [64], ten classes
-    assert floor["gflop"] == pytest.approx(bench.job_gflop(sizes, report["n_train"], 3))
-    assert floor["gflops_rate"] > 0
+    assert floor["gflop"] == pytest.approx(floors.job_gflop(sizes, report["n_train"], 3))
+    # The floor is measured before, between and after the backends, for numpy's BLAS and XLA
+    # alike; the fastest library's best repeat counts.
+    measurements = floor["measurements"]
+    assert [m["when"] for m in measurements] == ["before", "before jax", "after"]
+    assert all(set(m["rates"]) == {"numpy", "xla"} and len(m["rates"]["numpy"]) == 7
+               for m in measurements)
+    best = {lib: max(rate for m in measurements for rate in m["rates"][lib]) for lib in ("numpy", "xla")}
+    assert floor["library"] == max(best, key=best.get)
+    assert floor["gflops_rate"] == max(best.values()) > 0
     assert floor["seconds"] == pytest.approx(floor["gflop"] / floor["gflops_rate"])
-    # The floor is measured before, between and after the backends; the best rate counts.
-    assert [m["when"] for m in floor["measurements"]] == ["before", "before jax", "after"]
-    assert floor["gflops_rate"] == max(m["gflops_rate"] for m in floor["measurements"])
+    assert floor["noisy"] == (floor["spread"] > floors.NOISE)
+    assert report["blas"]["user_api"] == "blas" and report["blas"]["num_threads"] >= 1
     results = {r["backend"]: r for r in report["results"]}
     assert list(results) == ["numpy", "jax"]
     for r in results.values():
@@ -39,14 +46,37 @@ def test_bench_on_digits_writes_json_and_markdown(tmp_path):
         assert 0 < r["predict_median"] < r["fit_median"]
         assert 0.5 < r["test_acc"] <= 1.0
         assert r["optimizer"] == "sgd" and r["lr"] == 0.1 and "ratio_to_sgd" not in r
-        assert r["noisy_floor"] == (r["ratio_to_floor"] < 1.0)
+        # flagged by what the floor says of itself, not by the ratio's value
+        assert r["noisy_floor"] == floor["noisy"]
+        assert r["below_floor"] == (r["ratio_to_floor"] < 1.0)
     assert results["numpy"]["compile_seconds"] == 0
     assert results["jax"]["compile_seconds"] > 0
     # Same init, same batches: float32 rounding apart, the same model.
     assert results["jax"]["test_acc"] == pytest.approx(results["numpy"]["test_acc"], abs=0.02)
 
+    # The screen: a plain sentence first, then a table within 80 columns, nothing cut.
+    out = proc.stdout
+    sentence = " ".join(out[:out.index(".\n")].split())
+    assert re.fullmatch(r"numpy trains the timing job \(digits, struct \[64\], 3 epochs\) in "
+                        rf"[\d.]+ m?s, {results['numpy']['ratio_to_floor']:.1f}x the least time this "
+                        r"CPU needs for its arithmetic \([\d.]+ m?s\); "
+                        rf"jax [\d.]+ m?s \({results['jax']['ratio_to_floor']:.1f}x\)", sentence)
+    *screen, where = out.splitlines()
+    assert where == f"bench.json and bench.md in {run_dir}"  # a path is as long as it is
+    assert max(len(line.rstrip()) for line in screen) <= 80
+    assert "…" not in out and "\x1b" not in out
+    assert "floor:" in out and "numpy's BLAS:" in out
+    # stderr, piped: one plain line per step, no spinner, no ANSI codes
+    steps = [line for line in proc.stderr.splitlines() if line.startswith("fcnn bench: ")]
+    assert steps == ["fcnn bench: loading digits", "fcnn bench: measuring the floor (before)",
+                     "fcnn bench: numpy: timed run 1 of 1",
+                     "fcnn bench: measuring the floor (before jax)",
+                     "fcnn bench: jax: timed run 1 of 1", "fcnn bench: measuring the floor (after)"]
+    assert "\x1b" not in proc.stderr and "\r" not in proc.stderr
+
     md = (run_dir / "bench.md").read_text()
     assert "| numpy | cpu | sgd, lr 0.1 |" in md and "| jax | cpu |" in md and "x floor" in md
+    assert "| fit min s |" in md  # every column
     assert "x sgd" not in md
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from helpers import run_fcnn
 
-from fcnn_cli.commands.bench import command as bench
+from fcnn_cli.commands.bench import floor as floors
 from fcnn_cli.commands.bench import gemm_floor
 
 
@@ -24,7 +24,7 @@ def test_bench_reports_the_gemm_floor_and_a_profile(tmp_path):
     sizes = [64, 64, 10]
     plan = gemm_floor.job_plan(sizes, report["n_train"], 100, gemm["eval_rows"], 3)
     assert gemm["gflop"] == pytest.approx(gemm_floor.plan_flop(plan) / 1e9)
-    assert gemm["gflop"] == pytest.approx(bench.job_gflop(sizes, report["n_train"], 3))
+    assert gemm["gflop"] == pytest.approx(floors.job_gflop(sizes, report["n_train"], 3))
     assert [s["what"] for s in gemm["sequences"]] == [what for what, _, _ in plan]
     # measured with the large product's floor, at every point; the best counts
     times = [m["gemm_seconds"] for m in report["floor"]["measurements"]]

@@ -1,7 +1,7 @@
 """Cross-backend agreement: with one seed, numpy, jax and jax-grad start from the same weights,
 walk the same batches and end on the same parameters, optimizer state and curves (float64, so
-that only rounding separates them), with plain SGD, Adam, and Nesterov momentum plus an L2
-penalty. The JAX gradients are checked against each other and finite differences.
+that only rounding separates them), with plain SGD (also with an L2 penalty), Adam, and Nesterov
+momentum plus an L2 penalty. The JAX gradients are checked against each other and finite differences.
 
 FCNN_TEST_DEVICE=gpu runs the JAX side on a GPU (scripts/gpu_check.sh)."""
 
@@ -27,6 +27,8 @@ OPTIMIZERS = {
     "sgd": (OptimizerSettings(), 0.1),
     "adam": (OptimizerSettings(name="adam"), 0.01),
     "nesterov+alpha": (OptimizerSettings(momentum=0.9, nesterov=True, alpha=1e-2), 0.05),
+    # numpy decays W inside the gradient's BLAS product (gemm's beta = 1 - lr alpha / B)
+    "sgd+alpha": (OptimizerSettings(alpha=1e-2), 0.1),
 }
 
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fcnn_cli.commands.bench import command as bench
-from fcnn_cli.commands.bench import gemm_floor
+from fcnn_cli.commands.bench import floor, gemm_floor, render
 from fcnn_cli.commands.bench.gemm_floor import Product
 
 
@@ -38,7 +37,7 @@ def test_softmax_regression_has_no_error_pass():
 ])
 def test_the_plan_adds_up_to_the_jobs_flop(sizes, n_train, batch, chunk, epochs):
     plan = gemm_floor.job_plan(sizes, n_train, batch, chunk, epochs)
-    assert gemm_floor.plan_flop(plan) == pytest.approx(bench.job_gflop(sizes, n_train, epochs) * 1e9)
+    assert gemm_floor.plan_flop(plan) == pytest.approx(floor.job_gflop(sizes, n_train, epochs) * 1e9)
     steps = sum(count for what, _, count in plan if "step" in what)
     assert steps == epochs * -(-n_train // min(batch, n_train))
 
@@ -74,9 +73,10 @@ def test_markdown_shows_x_gemm_floor():
                         "measurements": [{"when": "before", "gflops_rate": 200.0, "gemm_seconds": 4.0},
                                          {"when": "after", "gflops_rate": 190.0, "gemm_seconds": 4.2}]},
               "machine": {"cpus": 2}, "results": [result]}
-    md = bench.markdown(report)
+    md = render.markdown(report)
     header = next(line for line in md.splitlines() if line.startswith("| backend"))
     assert "| x floor | x gemm floor |" in header
     assert "| 2.00 | 1.50 |" in next(line for line in md.splitlines() if line.startswith("| numpy"))
-    assert "gemm floor: the job's own float32 matrix products alone (step, batch 100 1.200 ms x 1800" in md
-    assert "= 4.00 s, the best of 2: 4.00, 4.20" in md
+    assert ("gemm floor: the job's own float32 matrix products alone through numpy (step, batch "
+            "100 1.200 ms x 1800") in md
+    assert "= 4.00 s, the best of 2: 4.00 s, 4.20 s" in md

@@ -4,20 +4,17 @@ Each backend trains the job through the shared loop (so curves A and C after eve
 the timed fit, as in `fcnn train`), `repeats` times after `warmup` untimed runs; then the test
 set is predicted `predict_repeats` times. Compilation is reported apart from fit time. With an
 optimizer other than plain SGD, plain SGD is timed too, run for run interleaved with it, so that
-"x sgd" (the ratio of the median fit times) compares the two under the same load.
+"x sgd" (the ratio of the median fit times) compares the two under the same load. With
+`peers=true` the same job written plainly with numpy, JAX, scikit-learn and PyTorch (peers.py)
+is timed after fcnn's backends, against the same floor.
 
-The floor is the job's floating-point work divided by the best float32 matrix-product rate
-numpy reaches here: no implementation of the job can be faster. Ratios to the floor travel
-between machines; absolute seconds do not. A neighbour's load while the rate is measured makes
-the floor too slow, so it is measured before, between and after the backends and the best
-measurement counts; a ratio below 1.0 is still possible on a busy machine, and is flagged as a
-noisy floor rather than reported as a result.
-
-The gemm floor (`gemm_floor`) is the job's own matrix products at its batch size and the curves'
-at the numpy backend's scoring chunk, timed alone at the same points of the run (the best
-counts): what the job would take if only its products cost anything. "x gemm floor" says how
-much of a fit is everything else; "x floor" also counts the job's thin products being slower
-than the large one.
+The floor (floor.py) is the job's floating-point work at the fastest large float32 product any
+library in the run reaches; ratios to it travel between machines, absolute seconds do not. It is
+measured before, between and after the backends; the best counts. The gemm floor (gemm_floor.py)
+is the job's own products alone, timed at the same points: "x gemm floor" says how much of a fit
+is everything else. numpy's BLAS, its kernel and threads are named (blas_info.py), with what
+OPENBLAS_CORETYPE costs where it holds OpenBLAS to another kernel. Progress goes to stderr: a
+status line on a terminal, one plain line per step anywhere else. The report: render.py.
 """
 
 from __future__ import annotations
@@ -26,12 +23,13 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from fcnn_cli.commands.bench import floor as floors
+from fcnn_cli.commands.bench import render
+from fcnn_cli.commands.bench.render import LAB_TIMING
 from fcnn_cli.errors import UsageError
 from fcnn_cli.hydra_app.callbacks import guarded_task
 
@@ -39,41 +37,9 @@ if TYPE_CHECKING:
     from fcnn_cli.config.settings import Settings
     from fcnn_cli.data.dataset import Dataset
 
-# The lab's timing table (Colab, 2022): fit seconds, where, predict seconds for 10,000 images,
-# test accuracy.
-LAB_TIMING = {
-    "numpy": {"fit": 293.0, "where": "CPU", "predict": 0.333, "test_acc": 0.9646},
-    "jax": {"fit": 28.8, "where": "P100 GPU", "predict": 0.0172, "test_acc": 0.9682},
-    "jax-grad": {"fit": 58.2, "where": "P100 GPU", "predict": 0.0175, "test_acc": 0.9683},
-}
+__all__ = ["LAB_TIMING", "bench", "hydra_task"]
 
-
-def job_gflop(sizes: Sequence[int], n_train: int, epochs: int) -> float:
-    """GFLOP of training on n_train samples for `epochs` epochs plus curves A and C each epoch.
-
-    Per sample and epoch, with F the multiply-adds of one forward pass: the forward pass (2F),
-    the weight gradients (2F), the error passed down through every layer but the input one,
-    and the curve evaluation's forward pass over the whole training set (2F). Bias additions,
-    activations and the softmax are lower-order and left out.
-    """
-    products = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    forward = sum(products)
-    propagate = sum(products[1:])
-    return epochs * n_train * (6 * forward + 2 * propagate) / 1e9
-
-
-def matmul_gflops(size: int = 2048, repeats: int = 7) -> float:
-    """This machine's float32 matrix-product rate (GFLOP/s): the best of `repeats` products."""
-    rng = np.random.default_rng(0)
-    a = rng.random((size, size), dtype=np.float32)
-    b = rng.random((size, size), dtype=np.float32)
-    out = a @ b  # warm-up: threads started, pages touched
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.matmul(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+Progress = Callable[[str], None]
 
 
 def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
@@ -96,7 +62,8 @@ def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
             raise UsageError("backends", f"unknown backend {name!r}; choose from {', '.join(REGISTRY)}")
     if len(set(chosen)) != len(chosen):
         raise UsageError("backends", f"lists a backend twice: {chosen}")
-    counts = {"sgd_reference": bool(cfg.get("sgd_reference", True)), "profile": bool(cfg.get("profile"))}
+    counts = {"sgd_reference": bool(cfg.get("sgd_reference", True)), "profile": bool(cfg.get("profile")),
+              "peers": bool(cfg.get("peers"))}
     for key, minimum in (("repeats", 1), ("warmup", 0), ("predict_repeats", 1),
                          ("floor_matmul_size", 16), ("floor_repeats", 1)):
         value = cfg.get(key)
@@ -133,8 +100,18 @@ def _is_plain_sgd(s: Settings) -> bool:
     return s.optimizer.name == "sgd" and not s.optimizer.momentum and not s.optimizer.alpha
 
 
-def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any]
-                  ) -> list[dict[str, Any]]:
+def _check_peers(job: Settings) -> None:
+    """The peers train the plain job: refuse what they do not write (one line, before any work)."""
+    if not _is_plain_sgd(job):
+        raise UsageError("peers", "the peers train with plain SGD; drop optimizer=... (or peers=true)")
+    if job.activation != "relu":
+        raise UsageError("peers", f"the peers use ReLU; drop activation={job.activation}")
+    if job.dtype != "float32":
+        raise UsageError("peers", f"the peers train in float32; drop dtype={job.dtype}")
+
+
+def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any],
+                  progress: Progress = lambda _: None) -> list[dict[str, Any]]:
     """Train and predict each of `variants` (one backend, different optimizers)
     `counts['warmup'] + counts['repeats']` times, run for run interleaved; their timed figures."""
     from fcnn_cli import backends
@@ -143,8 +120,13 @@ def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any
 
     runs: list[dict[str, list]] = [{"fits": [], "predicts": [], "compiles": []} for _ in variants]
     last: list[tuple[Any, Any]] = [(None, None)] * len(variants)
-    for run in range(counts["warmup"] + counts["repeats"]):
+    warmup, repeats = counts["warmup"], counts["repeats"]
+    for run in range(warmup + repeats):
         for i, s in enumerate(variants):
+            which = f"warm-up run {run + 1} of {warmup}" if run < warmup \
+                else f"timed run {run - warmup + 1} of {repeats}"
+            progress(f"{s.backend}{'' if len(variants) == 1 else ', ' + optim.describe(s.optimizer)}: "
+                     f"{which}")
             backend = backends.create(s, data)
             history = loop.run(backend, s)
             backend.predict(data.x_test)  # warm-up (a JIT backend compiled it already)
@@ -153,7 +135,7 @@ def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any
                 start = time.perf_counter()
                 backend.predict(data.x_test)
                 times.append(time.perf_counter() - start)
-            if run >= counts["warmup"]:
+            if run >= warmup:
                 runs[i]["fits"].append(history.fit_seconds)
                 runs[i]["predicts"].append(statistics.median(times))
                 runs[i]["compiles"].append(backend.compile_seconds)
@@ -179,19 +161,39 @@ def _time_backend(variants: list[Settings], data: Dataset, counts: dict[str, Any
     return results
 
 
-def _measure_floor(counts: dict[str, Any], when: str, plan: list, dtype: str) -> dict[str, Any]:
-    """Both floors, measured now: the large product's rate and the job's own products."""
+def _measure_floor(counts: dict[str, Any], when: str, plan: list, dtype: str,
+                   libraries: list[str], progress: Progress) -> dict[str, Any]:
+    """Both floors, measured now: each library's large product and the job's own products."""
     from fcnn_cli.commands.bench import gemm_floor
 
+    progress(f"measuring the floor ({when})")
+    large = floors.measure(libraries, counts["floor_matmul_size"], counts["floor_repeats"], when)
     gemm = gemm_floor.measure(plan, dtype, counts["floor_repeats"])
-    return {"when": when, "gflops_rate": matmul_gflops(counts["floor_matmul_size"],
-                                                       counts["floor_repeats"]),
-            "gemm_seconds": gemm["seconds"], "gemm_sequences": gemm["sequences"]}
+    return {**large, "gemm_seconds": gemm["seconds"], "gemm_sequences": gemm["sequences"]}
 
 
-def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
-    """Run the benchmark described by `cfg`; write bench.json and bench.md to `run_dir`."""
+def _floor(measurements: list[dict[str, Any]], gflop: float, counts: dict[str, Any],
+           plan: list, first: Settings, n_train: int) -> dict[str, Any]:
+    """The floor's record in bench.json: the fastest library's, the gemm floor, every measurement."""
     from fcnn_cli.commands.bench import gemm_floor
+    from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
+
+    best_gemm = min(measurements, key=lambda m: m["gemm_seconds"])
+    return {**floors.combine(measurements, gflop), "matmul_size": counts["floor_matmul_size"],
+            "dtype": "float32",
+            "gemm": {"seconds": best_gemm["gemm_seconds"], "dtype": first.dtype,
+                     "batch_size": min(first.batch_size, n_train),
+                     "eval_rows": min(NUMPY_EVAL_ROWS, n_train),
+                     "gflop": gemm_floor.plan_flop(plan) / 1e9,
+                     "sequences": best_gemm["gemm_sequences"]},
+            "measurements": [{k: v for k, v in m.items() if k != "gemm_sequences"}
+                             for m in measurements]}
+
+
+def bench(cfg: Any, run_dir: Path, progress: Progress = lambda _: None) -> dict[str, Any]:
+    """Run the benchmark described by `cfg`; write bench.json and bench.md to `run_dir`.
+    `progress` is told each step as it starts."""
+    from fcnn_cli.commands.bench import blas_info, gemm_floor
     from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
     from fcnn_cli.core import model, optim
     from fcnn_cli.data import datasets
@@ -204,38 +206,46 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
         reference = counts["sgd_reference"] and not _is_plain_sgd(job)
         jobs.append([_job_settings(cfg, name, "sgd.yaml"), job] if reference else [job])
     first = jobs[0][-1]
+    peers_to_run = []
+    if counts["peers"]:
+        from fcnn_cli.commands.bench import peers
+
+        _check_peers(first)
+        peers_to_run = [p for p in peers.PEERS if p.available()]
+    libraries = list(dict.fromkeys(["numpy", "xla"] + [p.floor_library for p in peers_to_run]))
+    progress(f"loading {first.dataset}")
     data = datasets.load(first.dataset, first.dataset_path, first.dtype, 0.0, first.seed, first.classes)
 
     sizes = model.layer_sizes(data.n_features, first.struct, data.n_classes)
-    gflop = job_gflop(sizes, data.n_train, first.max_epochs)
+    gflop = floors.job_gflop(sizes, data.n_train, first.max_epochs)
     plan = gemm_floor.job_plan(sizes, data.n_train, first.batch_size, NUMPY_EVAL_ROWS, first.max_epochs)
-    measurements = [_measure_floor(counts, "before", plan, first.dtype)]
+    measurements = [_measure_floor(counts, "before", plan, first.dtype, libraries, progress)]
+    blas = blas_info.numpy_blas()
+    held = None
+    if os.environ.get(blas_info.VARIABLE):
+        progress(f"numpy's BLAS with {blas_info.VARIABLE} unset, for comparison")
+        held = blas_info.held_kernel(blas, max(measurements[0]["rates"]["numpy"]),
+                                     counts["floor_matmul_size"], counts["floor_repeats"])
     results = []
     for variants in jobs:
         if results:
             measurements.append(_measure_floor(counts, f"before {variants[0].backend}", plan,
-                                               first.dtype))
-        timed = _time_backend(variants, data, counts)
+                                               first.dtype, libraries, progress))
+        timed = _time_backend(variants, data, counts, progress)
         if len(timed) == 2:
             timed[1]["ratio_to_sgd"] = timed[1]["fit_median"] / timed[0]["fit_median"]
         results += timed
-    measurements.append(_measure_floor(counts, "after", plan, first.dtype))
-    rate = max(m["gflops_rate"] for m in measurements)
-    best_gemm = min(measurements, key=lambda m: m["gemm_seconds"])
-    floor = {"gflop": gflop, "gflops_rate": rate, "seconds": gflop / rate,
-             "matmul_size": counts["floor_matmul_size"], "dtype": "float32",
-             "gemm": {"seconds": best_gemm["gemm_seconds"], "dtype": first.dtype,
-                      "batch_size": min(first.batch_size, data.n_train),
-                      "eval_rows": min(NUMPY_EVAL_ROWS, data.n_train),
-                      "gflop": gemm_floor.plan_flop(plan) / 1e9,
-                      "sequences": best_gemm["gemm_sequences"]},
-             "measurements": [{k: v for k, v in m.items() if k != "gemm_sequences"}
-                              for m in measurements]}
+    peer_results = []
+    for peer in peers_to_run:
+        measurements.append(_measure_floor(counts, f"before peer {peer.name}", plan, first.dtype,
+                                           libraries, progress))
+        peer_results.append(peers.time_peer(peer, peers.Job.of(first, tuple(sizes)), data,
+                                            counts["warmup"], counts["repeats"], progress))
+    measurements.append(_measure_floor(counts, "after", plan, first.dtype, libraries, progress))
+    floor = _floor(measurements, gflop, counts, plan, first, data.n_train)
     for result in results:
-        result["ratio_to_floor"] = result["fit_median"] / floor["seconds"]
+        result.update(floors.ratio(result["fit_median"], floor))
         result["ratio_to_gemm_floor"] = result["fit_median"] / floor["gemm"]["seconds"]
-        # Below 1.0 is impossible for the job itself: the floor was measured under load.
-        result["noisy_floor"] = result["ratio_to_floor"] < 1.0
 
     report: dict[str, Any] = {
         "dataset": first.dataset,
@@ -248,153 +258,36 @@ def bench(cfg: Any, run_dir: Path) -> dict[str, Any]:
         "repeats": counts["repeats"],
         "warmup": counts["warmup"],
         "floor": floor,
+        "blas": blas,
         "results": results,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
         "versions": record.versions(),
     }
+    if held is not None:
+        report["held_kernel"] = held
+    if counts["peers"]:
+        fcnn = render.job_rows(results)
+        fastest = min(fcnn, key=lambda r: r["fit_median"])
+        for result in peer_results:
+            result.update(floors.ratio(result["fit_median"], floor))
+            result["ratio_to_fcnn"] = result["fit_median"] / fastest["fit_median"]
+        report["peers"] = {"fcnn": fastest["backend"], "results": peer_results,
+                           "skipped": peers.skipped()}
     if cfg.get("lab_reference"):
         report["lab"] = LAB_TIMING
     if counts["profile"]:  # after the timing, so that it never slows a timed fit
         from fcnn_cli.commands.bench import profile
 
-        found = {variants[-1].backend: profile.profile(variants[-1], data, counts["floor_repeats"],
-                                                       floor["gemm"]) for variants in jobs}
+        found = {}
+        for variants in jobs:
+            progress(f"profile of {variants[-1].backend}")
+            found[variants[-1].backend] = profile.profile(variants[-1], data, counts["floor_repeats"],
+                                                          floor["gemm"])
         report["profile"] = {name: p for name, p in found.items() if p is not None}
     run_dir.mkdir(parents=True, exist_ok=True)
     record.write_json(run_dir / BENCH, report)
-    (run_dir / "bench.md").write_text(markdown(report))
+    (run_dir / "bench.md").write_text(render.markdown(report))
     return report
-
-
-# --- presentation -------------------------------------------------------------------------------
-
-def _has_gemm_floor(report: dict[str, Any]) -> bool:
-    return "gemm" in report["floor"]
-
-
-def _has_sgd_reference(report: dict[str, Any]) -> bool:
-    return any("ratio_to_sgd" in r for r in report["results"])
-
-
-def _columns(report: dict[str, Any]) -> list[str]:
-    columns = ["backend", "device", "optimizer", "fit min s", "fit median s", "x floor"]
-    if _has_gemm_floor(report):
-        columns.append("x gemm floor")
-    if _has_sgd_reference(report):
-        columns.append("x sgd")
-    columns += ["predict ms", "compile s", "test acc"]
-    if "lab" in report:
-        columns += ["lab fit s", "lab predict ms", "lab test acc", "lab / ours"]
-    return columns
-
-
-def _rows(report: dict[str, Any]) -> list[list[str]]:
-    rows = []
-    for r in report["results"]:
-        ratio = f"{r['ratio_to_floor']:.2f}"
-        if r.get("noisy_floor"):
-            ratio += " (noisy floor)"
-        optimizer = r.get("optimizer", "-")
-        if "lr" in r:
-            optimizer += f", lr {r['lr']:g}"
-        row = [r["backend"], r["device"], optimizer, f"{r['fit_min']:.2f}", f"{r['fit_median']:.2f}",
-               ratio]
-        if _has_gemm_floor(report):
-            row.append(f"{r['ratio_to_gemm_floor']:.2f}")
-        if _has_sgd_reference(report):
-            row.append(f"{r['ratio_to_sgd']:.2f}" if "ratio_to_sgd" in r else "-")
-        row += [f"{1e3 * r['predict_median']:.1f}", f"{r['compile_seconds']:.2f}",
-                f"{100 * r['test_acc']:.2f}%"]
-        if "lab" in report:
-            lab = report["lab"].get(r["backend"])
-            row += (
-                [f"{lab['fit']:g} ({lab['where']})", f"{1e3 * lab['predict']:g}",
-                 f"{100 * lab['test_acc']:.2f}%", f"{lab['fit'] / r['fit_median']:.1f}x"]
-                if lab else ["-", "-", "-", "-"]
-            )
-        rows.append(row)
-    return rows
-
-
-def _summary(report: dict[str, Any]) -> list[str]:
-    job, floor = report["job"], report["floor"]
-    rates = [m["gflops_rate"] for m in floor.get("measurements", [])]
-    best_of = f", the best of {len(rates)} measurements through the run: " + ", ".join(
-        f"{rate:.0f}" for rate in rates) if len(rates) > 1 else ""
-    optimizer = f"{job['optimizer']}, " if "optimizer" in job else ""
-    lines = [
-        f"job: {report['dataset']} ({report['n_train']} training images), struct {job['struct']}, "
-        f"{job['max_epochs']} epochs, batch {job['batch_size']}, {optimizer}lr {job['lr']}, "
-        f"annealing {job['annealing']}, {job['dtype']}; curves A and C after every epoch are in "
-        "the fit time",
-        f"floor: {floor['gflop']:.1f} GFLOP at {floor['gflops_rate']:.1f} GFLOP/s (numpy float32 "
-        f"{floor['matmul_size']}x{floor['matmul_size']} matrix product, this machine's CPU, "
-        f"{report['machine']['cpus']} cores{best_of}) = {floor['seconds']:.2f} s",
-        f"fit: {report['repeats']} timed run(s) after {report['warmup']} warm-up; "
-        "x floor = median fit / floor; predict = median over the test set; compile apart",
-    ]
-    if _has_gemm_floor(report):
-        gemm = floor["gemm"]
-        parts = ", ".join(f"{s['what']} {s['ms']:.3f} ms x {s['count']} ({s['gflops_rate']:.0f} GFLOP/s)"
-                          for s in gemm["sequences"])
-        times = [m["gemm_seconds"] for m in floor["measurements"] if "gemm_seconds" in m]
-        best_of = f", the best of {len(times)}: " + ", ".join(f"{t:.2f}" for t in times) \
-            if len(times) > 1 else ""
-        lines.insert(2, f"gemm floor: the job's own {gemm['dtype']} matrix products alone "
-                     f"({parts}) = {gemm['seconds']:.2f} s{best_of}; x gemm floor = median fit / it")
-    if _has_sgd_reference(report):
-        lines.append("x sgd = median fit over that of the same job with plain SGD on the same "
-                     "backend, timed run for run in between")
-    if any(r.get("noisy_floor") for r in report["results"]):
-        lines.append("noisy floor: a ratio below 1.0 is impossible for the job; the machine was "
-                     "busy whenever the floor was measured, so those ratios are not results "
-                     "(rerun at a quiet moment)")
-    if "lab" in report:
-        lines.append("lab: the lab's reported timing job (Colab, 2022; numpy on its CPU, the JAX "
-                     "backends on a P100 GPU); lab / ours = the lab's fit time over our median")
-        if report["dataset"] != "mnist" or job["struct"] != [500, 250] or job["max_epochs"] != 3 \
-                or job["batch_size"] != 100:
-            lines.append("note: this run is not the lab's job (MNIST, [500,250], 3 epochs, batch "
-                         "100), so the lab's numbers are not comparable")
-    return lines
-
-
-def markdown(report: dict[str, Any]) -> str:
-    """bench.md: the summary lines and the results as a Markdown table."""
-    columns = _columns(report)
-    lines = ["# fcnn bench", ""]
-    lines += [f"- {line}" for line in _summary(report)]
-    lines += ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in _rows(report)]
-    if report.get("profile"):
-        from fcnn_cli.commands.bench import profile
-
-        lines += ["", "## Profile: one mini-batch step, best of the floor's repeats"]
-        lines += profile.markdown(report["profile"])
-    return "\n".join(lines) + "\n"
-
-
-def print_table(report: dict[str, Any]) -> None:
-    """The results as a rich table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="fcnn bench")
-    for i, column in enumerate(_columns(report)):
-        table.add_column(column, justify="left" if i < 3 else "right")
-    for row in _rows(report):
-        table.add_row(*row)
-    console = Console()
-    if not console.is_terminal:  # a pipe or a log file: never crop the table to 80 columns
-        console.width = max(console.width, 160)
-    for line in _summary(report):
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(table)
-    if report.get("profile"):
-        from fcnn_cli.commands.bench import profile
-
-        for line in profile.markdown(report["profile"]):
-            console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 @guarded_task
@@ -403,6 +296,7 @@ def hydra_task(cfg: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    report = bench(cfg, run_dir)
-    print_table(report)
+    with render.Steps() as steps:
+        report = bench(cfg, run_dir, steps)
+    render.print_report(report)
     print(f"bench.json and bench.md in {run_dir}", flush=True)
