@@ -5,8 +5,10 @@ Each peer is the job as someone would write it plainly with one library: the sam
 hidden layers, softmax output, cross-entropy), mini-batch SGD at the job's batch size with the
 last, smaller batch kept, the rate annealed after every epoch, and curves A and C (accuracy and
 loss on the whole training set) after every epoch inside the timed fit, as fcnn's loop does. The
-test set is scored once after the fit, untimed. Initial weights and batch order are each peer's
-own (the same data, not the same numbers):
+test set is scored once after the fit, untimed. The numpy and JAX peers start from the lab's
+init with the job's seed and draw each epoch's batch order as fcnn's loop does, so their curves
+are fcnn's to float32 rounding (a check that they do the same job); scikit-learn and PyTorch
+start from their own init and order:
 
 - numpy: forward and backward passes with `@`, new arrays at every step, float32 throughout;
 - jax: the epoch as one jitted `lax.scan` over the batches, gradients from `jax.value_and_grad`;
