@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint data ex5.1 ex5.1-search ex5.2 ex5.3 ex5.4 bench timing sweep clean
+.PHONY: help setup run test lint data ex5.1 ex5.1-search ex5.2 ex5.3 ex5.4 bench timing peers sweep clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -111,6 +111,11 @@ bench: $(STAMP) ## time the lab's timing job on every backend against this machi
 
 timing: $(STAMP) ## the lab's timing table: `make bench` next to the lab's reported times (~3 min)
 	$(FCNN) bench lab_reference=true
+
+# The peers: the job written plainly in numpy, jitted JAX, scikit-learn's MLPClassifier and
+# PyTorch on the CPU (where installed; never a dependency), in one sitting with fcnn's backends.
+peers: $(STAMP) ## `make bench` beside the job written plainly in numpy, JAX, scikit-learn, PyTorch (~6 min)
+	$(FCNN) bench peers=true
 
 .PHONY: bench-compare
 # A/B guard (scripts/bench_compare.py): REF in a temporary git worktree against this working tree,
