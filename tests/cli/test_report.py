@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,30 @@ def test_real_seed_sweep_folds_into_one_row(tmp_path):
     assert row["seed"] == "1,2,3" and row["n"] == "3" and row["run"] == "0,1,2"
     assert float(row["test_acc"]) == pytest.approx(np.mean(tests))
     assert float(row["test_acc_std"]) == pytest.approx(np.std(tests, ddof=1))
+
+
+def test_bench_directories_are_no_runs(tmp_path, fcnn_here):
+    """`fcnn report outputs` over a run and a real `fcnn bench` (and a bench stopped before its
+    bench.json): one row, the run's, and one line naming what it left out; a directory of benches
+    alone is refused, saying so."""
+    outputs = tmp_path / "outputs"
+    assert run_fcnn("train", *NUMPY_FAST, "plot=false",
+                    f"hydra.run.dir={outputs / 'run'}").returncode == 0
+    bench = run_fcnn("bench", "dataset=digits", "backends=[numpy]", "struct=[8]", "repeats=1",
+                     "warmup=0", "floor_matmul_size=64", "floor_repeats=1",
+                     f"hydra.run.dir={outputs / 'bench' / 'bench'}")
+    assert bench.returncode == 0, bench.stderr
+    shutil.copytree(outputs / "bench" / "bench", outputs / "bench" / "stopped")
+    (outputs / "bench" / "stopped" / "bench.json").unlink()
+    (outputs / "bench" / "stopped" / "bench.md").unlink()
+
+    result = fcnn_here("report", str(outputs), "--no-plot")
+    assert result.returncode == 0, result.stderr
+    assert [row["run"] for row in _rows(outputs)] == ["run"]
+    assert "unfinished" not in result.stdout
+    assert (f"left out 2 `fcnn bench` directories ({outputs / 'bench' / 'bench'}, ...): a "
+            "bench's results are in its bench.md") in result.stdout
+
+    result = fcnn_here("report", str(outputs / "bench"))
+    assert result.returncode == 2
+    assert "no run directories" in result.stderr and "left out 2 `fcnn bench`" in result.stderr

@@ -8,6 +8,7 @@ read, or that a sweep recorded as failed (refused, raised, killed), as failed, w
 the report never stops at a bad run. A sweep root holding Optuna's `optimization_results.yaml`
 also gets the study's best parameters and value, and the run that produced them. Besides the
 fixed columns, every config key the runs differ in (`dropout.hidden`) gets a column (swept.py).
+The directories `fcnn bench` wrote are no runs: they are counted in one line, not tabulated.
 """
 
 from __future__ import annotations
@@ -119,6 +120,14 @@ def table_columns(args: argparse.Namespace,
     return with_setting_columns(fixed, settings), picked
 
 
+def benches_text(benches: Sequence[Path]) -> str:
+    """The line saying which `fcnn bench` directories the report left out, and where their
+    results are."""
+    where = str(benches[0]) if len(benches) == 1 else f"{benches[0]}, ..."
+    return (f"left out {len(benches)} `fcnn bench` director{'y' if len(benches) == 1 else 'ies'} "
+            f"({where}): a bench's results are in its bench.md")
+
+
 def main(argv: list[str]) -> int:
     """`fcnn report [DIR ...] [--sort COLUMN] [--reverse] [--out DIR] [--group-by KEY]
     [--wide | --columns KEY,...]`."""
@@ -127,12 +136,13 @@ def main(argv: list[str]) -> int:
     for directory in directories:
         if not directory.is_dir():
             raise UsageError.line(f"report: {directory}: no such directory")
-    runs, studies = collect_runs(directories)
+    benches: list[Path] = []
+    runs, studies = collect_runs(directories, benches)
     # A wrong --sort or --columns name is refused before an empty directory is.
     columns, picked = table_columns(args, runs)
     if not runs:
         raise UsageError.line(f"report: no run directories (with .hydra/config.yaml or metrics.json) under "
-             f"{', '.join(str(d) for d in directories)}")
+             f"{', '.join(str(d) for d in directories)}{'; ' + benches_text(benches) if benches else ''}")
     runs = sort_runs(runs, args.sort, args.reverse)
     title = f"{len(runs)} run{'s' if len(runs) != 1 else ''} in " + ", ".join(
         str(d) for d in directories)
@@ -146,6 +156,8 @@ def main(argv: list[str]) -> int:
         title += f", {len(rows)} row{'s' if len(rows) != 1 else ''} grouped by {args.group_by}"
     pinned = tuple(k for k in (args.sort, args.group_by) if k)
     print_table(rows, studies, title, columns, wide=args.wide, picked=picked, pinned=pinned)
+    if benches:
+        print(benches_text(benches))
 
     out: Path = args.out or directories[0]
     try:

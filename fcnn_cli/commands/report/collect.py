@@ -4,7 +4,8 @@ A run directory is any directory holding `.hydra/config.yaml` (or a `metrics.jso
 `metrics.json`, written last by `fcnn train`, marks it ended (see `fcnn_cli.runs.layout`). A run
 without one is unfinished (still running, killed or crashed); one whose metrics cannot be read,
 or that a sweep recorded as failed, is failed, with its reason: the report never stops at a bad
-run. A sweep root holding Optuna's `optimization_results.yaml` also gives a study.
+run. A sweep root holding Optuna's `optimization_results.yaml` also gives a study. A directory
+`fcnn bench` wrote (under outputs/bench/) is no run: it is set apart, never shown as unfinished.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fcnn_cli.core.model import struct_text
-from fcnn_cli.runs.layout import FAILED, RunDir, find_runs, load_yaml, natural_key
+from fcnn_cli.runs.layout import BENCH, FAILED, RunDir, find_runs, load_yaml, natural_key
 
 # (key, table header). The key names a --sort column and a report.csv column.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -210,8 +211,26 @@ def read_study(root: Path, runs: list[Run]) -> Study:
     return study
 
 
-def collect_runs(directories: list[Path]) -> tuple[list[Run], list[Study]]:
-    """The runs and Optuna studies under `directories`, each run named relative to them."""
+def bench_only_keys() -> frozenset[str]:
+    """The config keys only `fcnn bench` reads (repeats, warmup, backends, ...)."""
+    from fcnn_cli.config import schema
+
+    def names(app: str) -> set[str]:
+        return {key.name for key in schema.keys_of(app)}
+
+    return frozenset(names(schema.BENCH) - names(schema.TRAIN))
+
+
+def is_bench(run: Run) -> bool:
+    """Whether `run` is a directory `fcnn bench` wrote: its bench.json, or (a bench stopped before
+    writing it) a config holding keys only the bench reads."""
+    return (run.path / BENCH).is_file() or not bench_only_keys().isdisjoint(run.config)
+
+
+def collect_runs(directories: list[Path], benches: list[Path] | None = None,
+                 ) -> tuple[list[Run], list[Study]]:
+    """The runs and Optuna studies under `directories`, each run named relative to them. The
+    directories `fcnn bench` wrote are left out, and added to `benches` when it is given."""
     paths: list[Path] = []
     for directory in directories:
         paths.extend(p for p in find_runs(directory) if p not in paths)
@@ -219,6 +238,10 @@ def collect_runs(directories: list[Path]) -> tuple[list[Run], list[Study]]:
     runs = []
     for path in paths:
         run = read_run(path)
+        if is_bench(run):
+            if benches is not None:
+                benches.append(path)
+            continue
         rel = path.resolve().relative_to(base) if path.resolve().is_relative_to(base) else path
         run.name = str(rel) if str(rel) != "." else path.resolve().name
         run.row = {"run": run.name, **run.row}
