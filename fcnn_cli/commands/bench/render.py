@@ -64,6 +64,10 @@ def is_lab_job(report: dict[str, Any]) -> bool:
             and job["max_epochs"] == 3 and job["batch_size"] == 100)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
+
+
 def _seconds(s: float) -> str:
     if s < 0.1:
         return f"{1e3 * s:.2f} ms"
@@ -76,7 +80,7 @@ def sentence(report: dict[str, Any]) -> str:
     rows = job_rows(report["results"])
     name = "the lab's timing job" if is_lab_job(report) else (
         f"the timing job ({report['dataset']}, struct {list(job['struct'])}, "
-        f"{job['max_epochs']} epochs)")
+        f"{_epochs(job['max_epochs'])})")
     optimizer = job.get("optimizer", "sgd")
     with_optimizer = "" if optimizer == "sgd" else f" with {optimizer}"
 
@@ -202,7 +206,7 @@ def _job_line(report: dict[str, Any]) -> str:
     job = report["job"]
     optimizer = f"{job['optimizer']}, " if "optimizer" in job else ""
     return (f"job: {report['dataset']} ({report['n_train']} training images), struct "
-            f"{list(job['struct'])}, {job['max_epochs']} epochs, batch {job['batch_size']}, "
+            f"{list(job['struct'])}, {_epochs(job['max_epochs'])}, batch {job['batch_size']}, "
             f"{optimizer}lr {job['lr']}, annealing {job['annealing']}, {job['dtype']}; curves A and "
             "C after every epoch are in the fit time")
 
