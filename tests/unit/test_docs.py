@@ -1,6 +1,7 @@
 """The README and the manual in docs/ hold together: every relative link and #anchor resolves
 (on GitHub and on the mkdocs site alike), every `make X` and `fcnn X` they name exists, the
-mkdocs nav lists every page, every figure is shown somewhere, and the README stays short.
+mkdocs nav lists every page, every figure is shown somewhere, no page names a path of the
+machine it was written on (/tmp/...), and the README stays short.
 
 No network, no subprocess: the pages are read as text, the Makefile too, and the command table
 is imported (a light import)."""
@@ -197,6 +198,18 @@ def test_relative_links_resolve(page: Path):
             broken.append(f"{where}: the mkdocs site names that heading #{known[anchor]}; reword the "
                           f"heading so GitHub and the site agree")
     assert not broken, "\n".join(broken)
+
+
+# A path on the machine that measured or wrote something: nobody else has it.
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:tmp|work|home|root|scratch)/[\w.-]")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_id)
+def test_no_page_names_a_machines_own_path(page: Path):
+    found = [f"{_id(page)}:{n}: {line.strip()}"
+             for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1)
+             if MACHINE_PATH.search(line)]
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_id)
