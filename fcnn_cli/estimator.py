@@ -48,8 +48,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     nested keys go flat: `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
     `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
     `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
-    early_stopping=True), `min_delta` (its tol) and `restore_best`. augment.shift is the CLI's
-    alone: the estimator's rows carry no image shape to shift.
+    early_stopping=True), `min_delta` (its tol) and `restore_best`. augment.* (shifts and
+    distortions) is the CLI's alone: the estimator's rows carry no image shape to move.
     Inputs are used as given (scale them, e.g. in a Pipeline); labels may be any values.
 
     Attributes after `fit` (or `from_run`): `classes_`, `n_features_in_`, `loss_curve_`

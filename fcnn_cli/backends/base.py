@@ -37,7 +37,7 @@ class Backend(ABC):
         #: seconds spent compiling (JIT backends), reported apart from the timed epochs
         self.compile_seconds = 0.0
         #: the inputs `train_epoch` trains on, row for row with data.y_train: the training set's
-        #: own, or the epoch's shifted copies (augment.shift) that the loop sets
+        #: own, or the epoch's shifted or distorted copies (augment.*) that the loop sets
         self.train_x = data.x_train
         #: dropout: each layer's input rate (fcnn_cli.core.regularize), and the scale of what it
         #: keeps (None where a layer drops nothing); `dropout_scales` is None without dropout

@@ -211,7 +211,7 @@ class CompiledEpochBackend(Backend):
 
         order = jax.device_put(np.asarray(order, dtype=np.int32), self._device)
         x, y = self._splits["train"]
-        if self.train_x is not self.data.x_train:  # augment.shift: this epoch's images
+        if self.train_x is not self.data.x_train:  # augment.*: this epoch's images
             x = jax.device_put(self.train_x, self._device)
         lr_array = self._lr(lr)
         args = (self.params, self.opt_state, x, y, order, lr_array, *self._keeps())

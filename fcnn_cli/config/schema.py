@@ -280,6 +280,24 @@ def _keys() -> Iterator[Key]:
     yield Key("augment.shift", "integer", 0, "train every epoch on copies of the images shifted "
               "by up to this many pixels each way (uniform, seeded, zero padding); image datasets "
               "only, never the validation or test set; 0 = none", low=0, high=27)
+    # Distortions (Simard et al. 2003; Ciresan et al. 2010): one resampling of each training
+    # image per epoch, elastic and affine together (fcnn_cli.core.augment); every strength 0 is none.
+    yield Key("augment.elastic.alpha", "number", 0.0, "elastic distortion: every epoch, each "
+              "training image is resampled along a random displacement field (uniform in [-1,1] "
+              "per pixel, smoothed by a Gaussian of augment.elastic.sigma pixels) scaled by this "
+              "many pixels; Simard et al. used 34 on MNIST; image datasets only; 0 = none", low=0)
+    yield Key("augment.elastic.sigma", "number", 4.0, "the elastic field's smoothing: the "
+              "Gaussian's standard deviation in pixels (small: local jitter; large: a gentle warp; "
+              "4 on MNIST); read only when augment.elastic.alpha > 0", low=0, low_open=True)
+    yield Key("augment.rotate", "number", 0.0, "rotate every training image, each epoch, by an "
+              "angle uniform in +-this many degrees (about the centre, bilinear, zero fill); "
+              "e.g. 15; 0 = none", low=0, high=180)
+    yield Key("augment.scale", "number", 0.0, "scale each training image's height and width, each "
+              "epoch, by factors drawn apart, uniform in [1 - this, 1 + this]; e.g. 0.15; 0 = none",
+              low=0, high=1, high_open=True)
+    yield Key("augment.shear", "number", 0.0, "shear every training image horizontally, each "
+              "epoch, by an angle uniform in +-this many degrees; e.g. 15; 0 = none", low=0,
+              high=90, high_open=True)
     # --- what a run shows, writes and returns ------------------------------------------------
     yield Key("progress", "boolean", True, "show a progress bar on stderr while training")
     yield Key("plot", "boolean", True, "write curves.png (and an autoencoder's "

@@ -62,6 +62,23 @@ class EarlyStoppingSettings:
 
 
 @dataclass(frozen=True)
+class DistortionSettings:
+    """augment.elastic.* and augment.rotate, scale, shear: the warp of each epoch's training
+    images (fcnn_cli.core.augment); every strength 0 (the default) is none."""
+
+    elastic_alpha: float = default("augment.elastic.alpha")
+    elastic_sigma: float = default("augment.elastic.sigma")
+    rotate: float = default("augment.rotate")
+    scale: float = default("augment.scale")
+    shear: float = default("augment.shear")
+
+    @property
+    def active(self) -> bool:
+        """Whether any distortion is on (the sigma alone distorts nothing)."""
+        return any((self.elastic_alpha, self.rotate, self.scale, self.shear))
+
+
+@dataclass(frozen=True)
 class Settings:
     """What one training run needs, checked."""
 
@@ -98,6 +115,8 @@ class Settings:
     early_stopping: EarlyStoppingSettings | None = None
     #: augment.shift: train each epoch on the images shifted by up to this many pixels (0: none)
     augment_shift: int = default("augment.shift")
+    #: augment.elastic.*, augment.rotate, augment.scale, augment.shear: each epoch's distortions
+    distortion: DistortionSettings = field(default_factory=DistortionSettings)
     #: dropout.hidden and dropout.input: inverted dropout rates in training (0: none)
     dropout_hidden: float = default("dropout.hidden")
     dropout_input: float = default("dropout.input")

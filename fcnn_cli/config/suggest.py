@@ -52,6 +52,12 @@ FOREIGN: dict[str, str] = {
     "warmup": "schedule.warmup_epochs", "warmup_epochs": "schedule.warmup_epochs",
     "min_lr": "schedule.min_lr", "eta_min": "schedule.min_lr", "step_size_epochs": "schedule.every",
     "augment": "augment.shift", "shift": "augment.shift", "augmentation": "augment.shift",
+    # distortions (Keras' ImageDataGenerator, torchvision's RandomAffine and ElasticTransform)
+    "elastic": "augment.elastic.alpha", "elastic_alpha": "augment.elastic.alpha",
+    "elastic_sigma": "augment.elastic.sigma", "distortion": "augment.elastic.alpha",
+    "rotation": "augment.rotate", "rotation_range": "augment.rotate", "degrees": "augment.rotate",
+    "rotate": "augment.rotate", "zoom": "augment.scale", "zoom_range": "augment.scale",
+    "scaling": "augment.scale", "shear_range": "augment.shear", "shear": "augment.shear",
 }
 
 

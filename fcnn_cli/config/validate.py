@@ -9,6 +9,7 @@ from fcnn_cli.config import memory
 from fcnn_cli.config.backends import BACKENDS, gpu_backends
 from fcnn_cli.config.schema import KEYS, TRAIN, Key
 from fcnn_cli.config.settings import (
+    DistortionSettings,
     EarlyStoppingSettings,
     OptimizerSettings,
     ProbeSettings,
@@ -102,6 +103,22 @@ def _augment_shift(cfg: Any, dataset: str) -> int:
         raise UsageError("augment.shift", f"must be below the image's side ({min(image)} pixels "
                                           f"for dataset={dataset}); got {shift}")
     return shift
+
+
+#: DistortionSettings' fields and the keys that set them
+_DISTORTION_KEYS = {"elastic_alpha": "augment.elastic.alpha", "elastic_sigma": "augment.elastic.sigma",
+                    "rotate": "augment.rotate", "scale": "augment.scale", "shear": "augment.shear"}
+
+
+def _distortion(cfg: Any, dataset: str) -> DistortionSettings:
+    distortion = DistortionSettings(**{field: value(cfg, name)
+                                       for field, name in _DISTORTION_KEYS.items()})
+    if not (SHAPES[dataset].image if dataset in SHAPES else ()):
+        for field, name in _DISTORTION_KEYS.items():
+            if field != "elastic_sigma" and getattr(distortion, field):
+                raise UsageError(name, f"distorts images: the data of dataset={dataset} are not "
+                                       f"images ({name}=0)")
+    return distortion
 
 
 def _regularizers(cfg: Any, backend: str, struct: list[int]) -> dict[str, Any]:
@@ -203,7 +220,8 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         task=task, classes=classes, probe=probe, objective=objective,
         resume=value(cfg, "resume"), checkpoint_every_s=value(cfg, "checkpoint.every_s"),
         schedule=schedule, early_stopping=_early_stopping(cfg, value(cfg, "val_fraction")),
-        augment_shift=_augment_shift(cfg, dataset), **_regularizers(cfg, backend, struct),
+        augment_shift=_augment_shift(cfg, dataset), distortion=_distortion(cfg, dataset),
+        **_regularizers(cfg, backend, struct),
     )
     check_memory(settings, data_shape)
     return settings

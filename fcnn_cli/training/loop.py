@@ -171,6 +171,20 @@ def run(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback]
     return history
 
 
+def _augmented(x: np.ndarray, settings: Settings, epoch: int,
+               buffers: dict[str, np.ndarray]) -> np.ndarray:
+    """Epoch `epoch`'s training inputs: the rows of `x` distorted, then shifted (each step that
+    is on), in `buffers` kept from the last epoch."""
+    image = SHAPES[settings.dataset].image
+    if settings.distortion.active:
+        x = buffers["distorted"] = augment.distorted_training_set(
+            x, image, settings.seed, epoch, settings.distortion, out=buffers.get("distorted"))
+    if settings.augment_shift:
+        x = buffers["shifted"] = augment.shifted_training_set(
+            x, image, settings.seed, epoch, settings.augment_shift, out=buffers.get("shifted"))
+    return x
+
+
 def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallback],
             state: LoopState, stop: Callable[[], bool] | None, bar: EpochBar, has_val: bool,
             has_test: bool) -> None:
@@ -179,7 +193,7 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
     generator), its augmented inputs, the backend's epoch, the curves, the record shown to
     `callbacks` and the bar; a diverged loss ends the loop with that status."""
     history = state.history
-    shifted = None  # augment.shift: the epoch's shifted training images, one buffer reused
+    buffers: dict[str, np.ndarray] = {}  # augment.*: the epoch's training images, reused
     for epoch in range(state.epoch + 1, settings.max_epochs + 1):
         if state.early is not None and state.early.reason is not None:
             break  # a resumed run that had stopped early stays stopped
@@ -188,17 +202,14 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
             break
         order = state.rng.permutation(backend.data.n_train)
         lr = schedules.rate(settings, epoch)
-        if settings.augment_shift:
-            shifted = augment.shifted_training_set(
-                backend.data.x_train, SHAPES[settings.dataset].image, settings.seed, epoch,
-                settings.augment_shift, out=shifted)
-            backend.set_train_inputs(shifted)
+        bar.epoch_started()
+        start_time = time.perf_counter()  # making the epoch's inputs is part of its cost
+        if settings.augment_shift or settings.distortion.active:
+            backend.set_train_inputs(_augmented(backend.data.x_train, settings, epoch, buffers))
         if backend.dropout_scales is not None:  # the epoch's masks, the same on every backend
             backend.set_dropout_masks(regularize.draw_masks(
                 settings.seed, epoch, backend.data.n_train, backend.task.sizes(),
                 backend.dropout_rates))
-        bar.epoch_started()
-        start_time = time.perf_counter()
         backend.train_epoch(order, lr)
         train_loss, train_acc = backend.evaluate("train")  # curves C and A
         seconds = time.perf_counter() - start_time  # a JAX epoch has ended once it is scored
