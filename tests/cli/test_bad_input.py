@@ -14,6 +14,9 @@ from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, write_id
         ("struct=[500,-3]", ("struct[1]", "positive integers", "-3")),
         ("lr=0", ("lr", "> 0")),
         ("optimizer.momentum=1", ("optimizer.momentum", "[0, 1)", "1")),
+        ("augment.elastic.alpha=-1", ("augment.elastic.alpha", ">= 0", "-1")),
+        ("augment.elastic.sigma=0", ("augment.elastic.sigma", "> 0", "0")),
+        ("augment.rotate=181", ("augment.rotate", "[0, 180]", "181")),
     ],
 )
 def test_bad_setting(tmp_path, override, fragments):

@@ -24,6 +24,10 @@ from fcnn_cli.errors import UsageError, did_you_mean
     ("n_iter_no_change", "early_stopping.patience"), ("tol", "early_stopping.min_delta"),
     ("scheduler", "schedule=OPTION"), ("warmup_epochs", "schedule.warmup_epochs"),
     ("shift", "augment.shift"),
+    # distortions: Keras' and torchvision's names, and a key missing its group
+    ("elastic", "augment.elastic.alpha"), ("rotation_range", "augment.rotate"),
+    ("zoom_range", "augment.scale"), ("shear", "augment.shear"),
+    ("elastic.sigma", "augment.elastic.sigma"), ("augment.rotation", "augment.rotate"),
 ])
 def test_suggestion_by_spelling_and_by_other_tools_names(typed, meant):
     assert suggest.suggestion(typed) == meant
