@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import REPO, run_fcnn
+from helpers import REPO, run_fcnn
 
 from fcnn_cli.commands.bench import floor as floors
 
