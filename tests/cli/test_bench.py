@@ -104,6 +104,8 @@ def test_bench_with_adam_times_plain_sgd_beside_it(tmp_path):
     ("backends=[numpy,nope]", "backends"),
     ("backends=numpy", "backends"),
     ("repeats=0", "repeats"),
+    ("peers=maybe", "peers"),
+    ("profile=1", "profile"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, option, key):
     proc = run_fcnn("bench", "dataset=digits", option, f"hydra.run.dir={tmp_path / 'b'}")

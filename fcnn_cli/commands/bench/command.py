@@ -45,7 +45,7 @@ Progress = Callable[[str], None]
 def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
     """The backends to run and the bench's own counts, checked before any work."""
     from fcnn_cli.config.backends import BACKENDS as REGISTRY
-    from fcnn_cli.config.schema import BENCH
+    from fcnn_cli.config.schema import BENCH, KEYS
     from fcnn_cli.config.suggest import check_known
 
     check_known(cfg, BENCH)
@@ -62,8 +62,9 @@ def _check(cfg: Any) -> tuple[list[str], dict[str, Any]]:
             raise UsageError("backends", f"unknown backend {name!r}; choose from {', '.join(REGISTRY)}")
     if len(set(chosen)) != len(chosen):
         raise UsageError("backends", f"lists a backend twice: {chosen}")
-    counts = {"sgd_reference": bool(cfg.get("sgd_reference", True)), "profile": bool(cfg.get("profile")),
-              "peers": bool(cfg.get("peers"))}
+    # The switches by the schema's rule: peers=maybe is refused, not taken as true.
+    counts = {key: KEYS[key].check(cfg.get(key, KEYS[key].default))
+              for key in ("sgd_reference", "profile", "peers", "lab_reference")}
     for key, minimum in (("repeats", 1), ("warmup", 0), ("predict_repeats", 1),
                          ("floor_matmul_size", 16), ("floor_repeats", 1)):
         value = cfg.get(key)
@@ -273,7 +274,7 @@ def bench(cfg: Any, run_dir: Path, progress: Progress = lambda _: None) -> dict[
             result["ratio_to_fcnn"] = result["fit_median"] / fastest["fit_median"]
         report["peers"] = {"fcnn": fastest["backend"], "results": peer_results,
                            "skipped": peers.skipped()}
-    if cfg.get("lab_reference"):
+    if counts["lab_reference"]:
         report["lab"] = LAB_TIMING
     if counts["profile"]:  # after the timing, so that it never slows a timed fit
         from fcnn_cli.commands.bench import profile
