@@ -1,5 +1,20 @@
 # fcnn: every target creates .venv on first use. `make help` lists them.
-PYTHON ?= python3.11
+# The Python .venv is made with: PYTHON=... when given (`make run PYTHON=/usr/bin/python3.12`),
+# else the first of PYTHON_CANDIDATES on the PATH that runs and is MIN_PYTHON or newer (a pyenv
+# shim of a version not selected does not run). `make which-python` says which, as does `make run`
+# when it creates .venv.
+MIN_PYTHON        := 3.11
+PYTHON_CANDIDATES := python3.11 python3.12 python3.13 python3.14 python3
+# An interpreter's version ("3.12"), or nothing when it is not on the PATH or does not run.
+python_version = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# "yes" when version $(1) ("3.12") is at least MIN_PYTHON; nothing for anything else.
+MIN_MAJOR := $(word 1,$(subst ., ,$(MIN_PYTHON)))
+MIN_MINOR := $(word 2,$(subst ., ,$(MIN_PYTHON)))
+new_enough = $(shell v='$(1)'; major=$${v%%.*}; minor=$${v#*.}; \
+	{ [ "$$major" -gt $(MIN_MAJOR) ] || { [ "$$major" -eq $(MIN_MAJOR) ] && [ "$$minor" -ge $(MIN_MINOR) ]; }; } \
+	2>/dev/null && echo yes)
+# Found once, when first used (a target that needs no Python probes none).
+PYTHON ?= $(eval PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(if $(call new_enough,$(call python_version,$(p))),$(p)))))$(PYTHON)
 VENV   := .venv
 BIN    := $(VENV)/bin
 FCNN   := $(BIN)/fcnn
@@ -12,13 +27,27 @@ STAMP  := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint data ex5.1 ex5.1-search ex5.2 ex5.3 ex5.4 bench timing peers sweep clean
+.PHONY: help which-python setup run test lint data ex5.1 ex5.1-search ex5.2 ex5.3 ex5.4 bench timing peers sweep clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_.-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The interpreter taken and why, in one line; or one line saying what is missing and how to name
+# one, and make stops (checked as the recipe is expanded, before any of it runs).
+NO_PYTHON = need Python $(MIN_PYTHON) or newer: none of $(PYTHON_CANDIDATES) on the PATH is one; install one, or name it: make run PYTHON=/path/to/python3
+define check_python
+$(if $(PYTHON),,$(error $(NO_PYTHON)))
+$(eval PYTHON_VERSION := $(call python_version,$(PYTHON)))
+$(if $(PYTHON_VERSION),,$(error PYTHON=$(PYTHON): not found, or not a Python that runs))
+$(if $(call new_enough,$(PYTHON_VERSION)),,$(error PYTHON=$(PYTHON) is Python $(PYTHON_VERSION); need $(MIN_PYTHON) or newer))
+@echo "Python: $(PYTHON) ($(PYTHON_VERSION)), $(if $(filter file,$(origin PYTHON)),the first of $(PYTHON_CANDIDATES) on the PATH that is $(MIN_PYTHON) or newer,as PYTHON= names)"
+endef
+
+which-python: ## say which Python `make` creates .venv with (PYTHON=... to name one)
+	$(check_python)
+
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11)"; exit 1; }
+	$(check_python)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
@@ -32,6 +61,7 @@ setup: $(STAMP) ## create .venv and install fcnn with its test extras, at the ve
 TOOLS_VENV := .venv-tools
 PIP_TOOLS  ?= pip-tools==7.6.2
 $(TOOLS_VENV)/bin/pip-compile:
+	$(check_python)
 	$(PYTHON) -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/python -m pip install -q "$(PIP_TOOLS)"
 
