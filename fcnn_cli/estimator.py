@@ -48,8 +48,10 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     nested keys go flat: `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
     `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
     `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
-    early_stopping=True), `min_delta` (its tol) and `restore_best`. augment.* (shifts and
-    distortions) is the CLI's alone: the estimator's rows carry no image shape to move.
+    early_stopping=True), `min_delta` (its tol) and `restore_best`. `threads` holds the BLAS to
+    that many threads while fitting (None: what the machine gives): the same count, the same
+    weights. augment.* (shifts and distortions) is the CLI's alone: the estimator's rows carry
+    no image shape to move.
     Inputs are used as given (scale them, e.g. in a Pipeline); labels may be any values.
 
     Attributes after `fit` (or `from_run`): `classes_`, `n_features_in_`, `loss_curve_`
@@ -70,7 +72,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                  schedule: str = "exponential", schedule_every: int = 10,
                  schedule_factor: float = 0.5, min_lr: float = 0.0, warmup_epochs: int = 0,
                  patience: int | None = None, min_delta: float = 1e-4, restore_best: bool = True,
-                 progress: bool = False) -> None:
+                 threads: int | None = None, progress: bool = False) -> None:
         self.backend = backend
         self.struct = struct
         self.activation = activation
@@ -101,6 +103,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best = restore_best
+        self.threads = threads
         self.progress = progress
 
     # --- the config the CLI would compose ---------------------------------------------------------

@@ -258,6 +258,10 @@ def _keys() -> Iterator[Key]:
               low=0, high=MAX_SEED, apps=both)
     yield Key("dtype", "choice", "float32", "the floating-point type of weights and data",
               choices=DTYPES, apps=both)
+    yield Key("threads", "integer", None, "BLAS threads while training (numpy, sklearn): runs "
+              "are bitwise equal only on the same count; null = what the machine gives (a "
+              "SLURM job: its cpus_per_task); jax's threads are not set (its results do not "
+              "depend on them)", low=1, nullable=True)
     yield Key("val_fraction", "number", 0.0, "fraction of the training set held out (seeded, "
               "stratified) for validation; 0 = none", low=0, high=1, high_open=True)
     yield Key("early_stopping.patience", "integer", None, "stop when the validation accuracy "

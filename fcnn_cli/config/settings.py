@@ -94,6 +94,9 @@ class Settings:
     batch_size: int = default("batch_size")
     seed: int = default("seed")
     dtype: str = default("dtype")
+    #: threads: the BLAS threads training is pinned to (None: what the machine gives;
+    #: fcnn_cli.backends.threads)
+    threads: int | None = default("threads")
     device: str = default("device.name")
     val_fraction: float = default("val_fraction")
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)

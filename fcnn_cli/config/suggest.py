@@ -40,6 +40,8 @@ FOREIGN: dict[str, str] = {
     "decay": "annealing", "lr_decay": "annealing", "gamma": "annealing",
     "init_scale": "init_range", "activation_function": "activation", "act": "activation",
     "verbose": "progress", "precision": "dtype",
+    "num_threads": "threads", "n_threads": "threads", "nthreads": "threads",
+    "blas_threads": "threads", "omp_num_threads": "threads", "cpus": "threads",
     "data": "dataset", "model": "backend", "engine": "backend", "framework": "backend",
     "classes": "dataset.classes", "n_trials": "hparams_search",
     # regularisation (issue 21's names, Keras', PyTorch's, scikit-learn's early stopping)

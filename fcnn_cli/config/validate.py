@@ -212,7 +212,7 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         struct=struct, activation=value(cfg, "activation"),
         init_range=value(cfg, "init_range"), lr=lr, annealing=value(cfg, "annealing"),
         max_epochs=max_epochs, batch_size=batch_size, seed=value(cfg, "seed"),
-        dtype=value(cfg, "dtype"),
+        dtype=value(cfg, "dtype"), threads=value(cfg, "threads"),
         device=check_device("cpu" if device is _MISSING else device, backend),
         val_fraction=value(cfg, "val_fraction"), optimizer=optimizer,
         progress=value(cfg, "progress"), plot=value(cfg, "plot"),

@@ -20,11 +20,13 @@ def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
         resume: Checkpoint | None = None, stop: Callable[[], bool] | None = None,
         display: Display | None = None) -> tuple[Backend, History]:
     """Train on `data` with the checked settings `s`: the backend `s` names, through the shared
-    loop, which shows each epoch to `callbacks`. The one training path of `fcnn train` and
-    `FCNNClassifier.fit`. `resume`: a checkpoint to go on from (CheckpointError when it does
-    not fit the model); `stop`: asked before every epoch, true ends training there; `display`:
-    the status line and progress bar (fcnn_cli.training.progress), by default per `s.progress`."""
+    loop, which shows each epoch to `callbacks`, on `s.threads` BLAS threads. The one training
+    path of `fcnn train` and `FCNNClassifier.fit`. `resume`: a checkpoint to go on from
+    (CheckpointError when it does not fit the model); `stop`: asked before every epoch, true ends
+    training there; `display`: the status line and progress bar (fcnn_cli.training.progress), by
+    default per `s.progress`."""
     from fcnn_cli import backends
+    from fcnn_cli.backends import threads
     from fcnn_cli.training import checkpoint, loop
     from fcnn_cli.training.lr_floor import LrFloor
     from fcnn_cli.training.progress import Display
@@ -34,11 +36,14 @@ def fit(s: Settings, data: Dataset, callbacks: Sequence[EpochCallback] = (),
     display.status(f"compiling the epoch ({s.backend})" if s.backend.startswith("jax")
                    else f"setting up the {s.backend} backend")
     backend = backends.create(s, data)
-    state = checkpoint.restore(resume, backend, s) if resume is not None else None
     # A warning when annealing has stopped training (the other schedules' rates are planned).
     floor = [LrFloor(s)] if s.schedule.name == "exponential" else []
     callbacks = [*callbacks, *floor]
-    return backend, loop.run(backend, s, callbacks, state=state, stop=stop, display=display)
+    # The BLAS threads held to `threads` while it trains: the same count, the same bits. After
+    # the backend is built, so that a BLAS it loaded (scikit-learn's scipy) is held too.
+    with threads.pinned(s.threads):
+        state = checkpoint.restore(resume, backend, s) if resume is not None else None
+        return backend, loop.run(backend, s, callbacks, state=state, stop=stop, display=display)
 
 
 def saved_model(s: Settings, data: Dataset, task: str, params: Any,

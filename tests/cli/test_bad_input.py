@@ -17,6 +17,7 @@ from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, write_id
         ("augment.elastic.alpha=-1", ("augment.elastic.alpha", ">= 0", "-1")),
         ("augment.elastic.sigma=0", ("augment.elastic.sigma", "> 0", "0")),
         ("augment.rotate=181", ("augment.rotate", "[0, 180]", "181")),
+        ("threads=0", ("threads", "an integer from 1 to", "0")),
     ],
 )
 def test_bad_setting(tmp_path, override, fragments):

@@ -256,3 +256,26 @@ def test_slurm_local_status_and_up_are_idempotent():
     assert up.returncode == 0, up.stdout + up.stderr
     assert "up:" in up.stdout and "restarting" not in up.stdout  # nothing changed, nothing done
     assert time.monotonic() - start < 30
+
+
+def test_a_job_on_one_core_equals_a_local_run_on_one_thread_bitwise(tmp_path):
+    """The SLURM preset's job (cpus_per_task 1, threads null: fcnn_cli.backends.threads pins
+    its BLAS to SLURM_CPUS_PER_TASK) ends on the weights of `fcnn train threads=1` here, bit for
+    bit, on a job whose products OpenBLAS threads (tests/cli/test_threads.py: two threads end
+    elsewhere)."""
+    import numpy as np
+
+    job = ("backend=numpy", "dataset=mnist", "dataset.classes=[3,8]", "struct=[512,256]",
+           "batch_size=20", "max_epochs=1", "progress=false", "plot=false")
+    sweep = tmp_path / "sweep"
+    proc = run_fcnn(*SLURM, *job, "seed=1,2", f"hydra.sweep.dir={sweep}", timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    local = run_fcnn("train", *job, "threads=1", f"hydra.run.dir={tmp_path / 'local'}")
+    assert local.returncode == 0, local.stderr
+    config = yaml.safe_load((sweep / "0" / ".hydra" / "config.yaml").read_text())
+    assert (config["threads"], config["seed"]) == (None, 1)
+    with np.load(sweep / "0" / "model.npz") as slurm, np.load(tmp_path / "local" / "model.npz") as here:
+        names = [n for n in slurm.files if n[0] in "Wb" and n[1:].isdigit()]
+        assert len(names) == 6
+        for name in names:
+            assert np.array_equal(slurm[name], here[name]), name

@@ -237,3 +237,34 @@ def test_a_dotted_header_wraps_after_its_dots(search):
     assert header_lines("schedule.warmup_epochs", 13) == "schedule.\nwarmup_epochs"
     assert header_lines("dropout.hidden", 14) == "dropout.hidden"
     assert header_lines("ep to 99%", 3) == "ep to 99%"  # spaces: the table wraps those itself
+
+
+def _with_machine(path: Path, **machine) -> None:
+    """What metrics.json records of the machine a run computed on (backends.threads.describe)."""
+    metrics = json.loads((path / "metrics.json").read_text())
+    (path / "metrics.json").write_text(json.dumps({**metrics, **machine}))
+
+
+def test_runs_on_other_blas_threads_or_kernels_get_those_columns(tmp_path, fcnn_here,
+                                                                  monkeypatch):
+    """The same settings on other BLAS threads give other bits: the threads setting, and the
+    BLAS threads and kernel metrics.json names, are columns when the runs differ in them."""
+    machine = {"blas": "openblas 0.3.31", "blas_kernel": "SkylakeX"}
+    for name, threads, blas_threads in (("local", None, 2), ("pinned", 1, 1), ("slurm", None, 1)):
+        run = _fake_run(tmp_path / name, dropout=0.0, shift=0, seed=1, test_acc=0.9,
+                        threads=threads)
+        _with_machine(run, threads=threads, blas_threads=blas_threads, **machine)
+    proc = _report(fcnn_here, monkeypatch, str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    headers = _headers(proc.stdout)
+    assert {"threads", "blas_threads"} <= set(headers), proc.stdout
+    assert "blas" not in headers and "blas_kernel" not in headers  # shared: no column
+    assert _column(proc.stdout, "blas_threads") == {"local": "2", "pinned": "1", "slurm": "1"}
+    assert [r["blas_threads"] for r in _csv(tmp_path)] == ["2", "1", "1"]
+    # Another kernel is named as soon as one run differs; runs from before the keys say nothing.
+    _with_machine(tmp_path / "slurm", blas_kernel="Haswell")
+    _fake_run(tmp_path / "old", dropout=0.0, shift=0, seed=1, test_acc=0.9)
+    runs = [read_run(tmp_path / name) for name in ("local", "pinned", "slurm", "old")]
+    assert "blas_kernel" in swept_keys(runs)
+    assert "blas" not in swept_keys(runs)
+    assert "blas_threads" not in settings_of(runs[-1])

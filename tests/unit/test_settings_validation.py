@@ -64,6 +64,10 @@ def test_the_fast_settings_pass(compose_config):
         ("val_fraction=1.0", ("val_fraction", "[0, 1)")),
         ("optimizer.momentum=1", ("optimizer.momentum", "[0, 1)", "1")),
         ("optimizer.alpha=-1e-4", ("optimizer.alpha", ">= 0")),
+        ("threads=0", ("threads", "from 1 to", "0")),
+        ("threads=-2", ("threads", "from 1 to", "-2")),
+        ("threads=1.5", ("threads", "an integer", "1.5")),
+        ("threads=two", ("threads", "an integer", "'two'")),
     ],
 )
 def test_bad_setting(compose_config, override, fragments):

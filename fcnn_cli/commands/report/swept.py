@@ -5,11 +5,17 @@ runs that differ in keys no fixed column shows; each such key becomes a column o
 by the dotted key as it is typed on the command line, as MLflow's and W&B's run tables show the
 swept parameters. A key every run shares is no column (it would only lengthen the title), unless
 --sort or --columns names it.
+
+What a run computed on counts as a setting too: the BLAS library, its kernel and its threads
+that metrics.json records (`fcnn_cli.backends.threads.describe`). Runs with the same settings on
+different BLAS threads or kernels give different bits, so those columns appear when the runs
+differ in them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from fcnn_cli.commands.report.collect import Run
@@ -22,6 +28,8 @@ COVERED = ("backend.name", "task.name", "dataset.name", "struct", "optimizer", "
 # A probe's settings did something only in a run that trained one (probe.layer set); in any
 # other run they are unused defaults, and count as absent.
 PROBE, PROBE_LAYER = "probe", "probe.layer"
+# What a run computed on, from its metrics.json: shown like a setting the runs differ in.
+MACHINE = ("blas", "blas_kernel", "blas_threads")
 
 
 def _under(key: str, roots: Iterable[str]) -> bool:
@@ -30,14 +38,25 @@ def _under(key: str, roots: Iterable[str]) -> bool:
 
 
 def settings_of(run: Run) -> dict[str, Any]:
-    """The run's config keys (dotted) that are settings no fixed column shows, with their values.
+    """The run's config keys (dotted) that are settings no fixed column shows, with their values,
+    and what it computed on (MACHINE, from metrics.json).
 
     Left out: the fixed columns' keys, the keys that change no result (groups.IGNORED_KEYS:
     display, checkpoints, tracking, the sweeper's objective) and an unused probe's keys."""
     probe_ran = run.config.get(PROBE_LAYER) is not None
-    return {key: value for key, value in run.config.items()
-            if not _under(key, (*COVERED, *IGNORED_KEYS))
-            and (probe_ran or key == PROBE_LAYER or not _under(key, (PROBE,)))}
+    return {**{key: value for key, value in run.config.items()
+               if not _under(key, (*COVERED, *IGNORED_KEYS))
+               and (probe_ran or key == PROBE_LAYER or not _under(key, (PROBE,)))},
+            **_machine(run.path)}
+
+
+def _machine(path: Path) -> dict[str, Any]:
+    """The MACHINE keys metrics.json records for the run in `path` (none it lacks: a run from
+    before them, or an unfinished one)."""
+    from fcnn_cli.runs.layout import RunDir
+
+    metrics = RunDir(path).read_metrics() or {}
+    return {key: metrics[key] for key in MACHINE if metrics.get(key) is not None}
 
 
 def setting_keys(runs: Iterable[Run]) -> list[str]:
