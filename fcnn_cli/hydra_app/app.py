@@ -108,7 +108,7 @@ def run(command: str, task: Callable[[Any], Any], config_name: str, args: list[s
             args, session.continuation = continuation.plan(args)
         from fcnn_cli.hydra_app import command_line
 
-        command_line.check(command, args, multirun=bool({"-m", "--multirun"} & set(args)))
+        command_line.check(command, args)
         app = hydra.main(version_base="1.3", config_path=str(conf_dir()),
                          config_name=config_name)(task)
         sys.argv = [f"fcnn {command}", *args]  # hydra.main reads its command line from here

@@ -5,8 +5,9 @@ never a hint that leads back to the same error.
   tokens);
 - `~lr`, `~backend`: a setting cannot be deleted, only set (it trained on the defaults, silently);
 - `epochs=5 learning_rate=0.1`: every key fcnn does not read, at once (Hydra names the first);
-- `lr=0,1` without -m: the hint depends on the key's type (a number: `lr=0.1`? or -m to sweep;
-  a list such as `struct` is never a string);
+- `lr=0,1` in a single run: the hint depends on the key's type (a number: `lr=0.1`? or -m to
+  sweep; a list such as `struct` is never a string), given where Hydra finds it ambiguous
+  (`one_value_hint`);
 - `--epochs 5`: settings are KEY=VALUE (`max_epochs=5`), not flags.
 """
 
@@ -24,7 +25,7 @@ _PARENTHESES = re.compile(r"^(?P<prefix>\+{0,2})(?P<key>[\w./@-]+)=\((?P<items>.
 LISTS = ("sizes", "classes", "names")
 
 
-def check(app: str, args: list[str], multirun: bool) -> None:
+def check(app: str, args: list[str]) -> None:
     """Refuse, in one line, what Hydra would misread or report badly in `args` (overrides and
     flags of `fcnn APP`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -46,8 +47,6 @@ def check(app: str, args: list[str], multirun: bool) -> None:
             _refuse_deletion(app, key)
         elif _unknown(app, override):
             unknown.append(key)
-        elif not multirun and override.is_sweep_override():
-            raise UsageError(key, _one_value_hint(app, key, override.input_line.split("=", 1)[1]))
     if len(unknown) == 1:
         raise UsageError(unknown[0], no_such_setting(unknown[0], app))
     if unknown:
@@ -109,8 +108,9 @@ def _hint(name: str, app: str) -> str:
     return f"did you mean {hint}?" if hint else "no such setting"
 
 
-def _one_value_hint(app: str, key: str, text: str) -> str:
-    """`KEY=a,b` without -m: what the user most likely meant, by the key's type."""
+def one_value_hint(key: str, text: str) -> str:
+    """`KEY=a,b` in a single run (Hydra: "ambiguous value"): what the user most likely meant, by
+    the key's type. (Only Hydra knows the mode: a search preset makes a sweep without -m.)"""
     values = text.split(",")
     sweep = f"to sweep {key} over {' and '.join(values) if len(values) == 2 else text}, add -m"
     spec = schema.KEYS.get(key) or schema.KEYS.get(f"{key}.name")

@@ -183,9 +183,10 @@ def _composition(err: BaseException) -> str:
     key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
     ambiguous = re.search(r"Ambiguous value for argument '([^'=]+)=([^']*)'", text)
     if ambiguous:
+        from fcnn_cli.hydra_app.command_line import one_value_hint
+
         key, value = ambiguous.groups()
-        return (f"{key}: {value!r} is ambiguous: write {key}=[{value}] for a list, "
-                f"{key}=\'{value}\' for a string, or add -m to sweep over the values")
+        return f"{key}: {one_value_hint(key, value)}"
     present = re.search(r"An item is already at '([^']+)'", text)
     if present:  # +KEY=VALUE for a key the config has: the user meant KEY=VALUE
         name = present.group(1)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, snapshot
+from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, snapshot, train_here
 
 BACKENDS = ("numpy", "jax", "jax-grad", "sklearn")
 
@@ -89,7 +89,7 @@ def test_evaluate_other_tasks(tmp_path, fcnn_here):
     """An autoencoder gets its reconstruction error (the run's test loss) and figure; a logistic
     regression (classes 3 and 8) its two-class scores under the dataset's labels."""
     ae = tmp_path / "ae"
-    result = run_fcnn("train", *NUMPY_FAST, "task=autoencoder", "struct=[16,8]", "plot=false",
+    result = train_here(*NUMPY_FAST, "task=autoencoder", "struct=[16,8]", "plot=false",
                       f"hydra.run.dir={ae}")
     assert result.returncode == 0, result.stderr
     result = fcnn_here("evaluate", str(ae))
@@ -103,7 +103,7 @@ def test_evaluate_other_tasks(tmp_path, fcnn_here):
     assert "reconstruction loss" in result.stdout
 
     lr = tmp_path / "logreg"
-    result = run_fcnn("train", "backend=jax-grad", "dataset=digits", "task=logreg", "max_epochs=2",
+    result = train_here("backend=jax-grad", "dataset=digits", "task=logreg", "max_epochs=2",
                       "progress=false", "plot=false", f"hydra.run.dir={lr}")
     assert result.returncode == 0, result.stderr
     result = fcnn_here("evaluate", str(lr))
@@ -164,7 +164,7 @@ def test_evaluate_refuses_bad_input_in_one_line(digits_run, tmp_path, fcnn_here)
     assert_refused(here("evaluate", str(no_model)), "no model.npz")
 
     no_val = tmp_path / "no_val"
-    assert run_fcnn("train", *NUMPY_FAST, "max_epochs=1", "plot=false",
+    assert train_here(*NUMPY_FAST, "max_epochs=1", "plot=false",
                     f"hydra.run.dir={no_val}").returncode == 0
     before = snapshot(no_val)
     assert_refused(here("evaluate", str(no_val), "--split", "val"), "--split val",
@@ -175,7 +175,7 @@ def test_evaluate_refuses_bad_input_in_one_line(digits_run, tmp_path, fcnn_here)
 def test_evaluate_keeps_the_runs_classes_in_their_order(tmp_path, fcnn_here):
     """dataset.classes=[1,0] relabels 1 as class 0: evaluate rebuilds exactly that data."""
     run = tmp_path / "pair"
-    assert run_fcnn("train", *NUMPY_FAST, "dataset.classes=[1,0]", "plot=false",
+    assert train_here(*NUMPY_FAST, "dataset.classes=[1,0]", "plot=false",
                     f"hydra.run.dir={run}").returncode == 0
     result = fcnn_here("evaluate", str(run))
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import DIGITS_FAST, read_metrics, run_fcnn
+from helpers import DIGITS_FAST, read_metrics, train_here
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets
@@ -22,7 +22,7 @@ DEVICE = os.environ.get("FCNN_TEST_DEVICE", "cpu")
 def test_cli_train_jax_float64(tmp_path):
     run_dir = tmp_path / "run"
     device = "auto" if DEVICE == "cpu" else DEVICE
-    proc = run_fcnn("train", "backend=jax", *DIGITS_FAST, "dtype=float64", f"device={device}",
+    proc = train_here("backend=jax", *DIGITS_FAST, "dtype=float64", f"device={device}",
                     f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout
@@ -56,7 +56,7 @@ def test_device_gpu_without_gpu_is_a_one_line_error(tmp_path):
 
     if gpu_devices():
         pytest.skip("JAX sees a GPU here")
-    proc = run_fcnn("train", "backend=jax-grad", "device=gpu", *DIGITS_FAST,
+    proc = train_here("backend=jax-grad", "device=gpu", *DIGITS_FAST,
                     f"hydra.run.dir={tmp_path / 'run'}")
     _assert_one_line_error(proc, "no GPU", "device=cpu", "device=auto")
     assert not (tmp_path / "run" / "metrics.json").exists()
@@ -64,7 +64,7 @@ def test_device_gpu_without_gpu_is_a_one_line_error(tmp_path):
 
 @pytest.mark.mnist
 def test_one_epoch_of_the_timing_job_on_mnist(tmp_path):
-    proc = run_fcnn("train", "backend=jax", "experiment=timing", "max_epochs=1", "progress=false",
+    proc = train_here("backend=jax", "experiment=timing", "max_epochs=1", "progress=false",
                     "plot=false", f"device={DEVICE}", f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
     metrics = read_metrics(tmp_path)

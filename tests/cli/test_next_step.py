@@ -8,12 +8,12 @@ import json
 import re
 import shlex
 
-from helpers import NUMPY_FAST, REPO, read_metrics, run_fcnn
+from helpers import NUMPY_FAST, REPO, read_metrics, run_fcnn, train_here
 
 
 def test_a_run_ends_with_where_it_went_and_how_to_look_at_it(tmp_path):
     run_dir = tmp_path / "my run"  # a space: the printed command must still work as typed
-    result = run_fcnn("train", *NUMPY_FAST, "plot=false", f"hydra.run.dir={run_dir}")
+    result = train_here(*NUMPY_FAST, "plot=false", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2, lines  # short: the result, then the next step

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn
+from helpers import NUMPY_FAST, assert_refused, read_metrics, run_fcnn, train_here
 from PIL import Image
 
 from fcnn_cli import paths
@@ -244,7 +244,7 @@ def test_predict_takes_handwriting_dark_on_light_of_any_size(digits_run, digits_
 
 def test_predict_refuses_an_autoencoder(tmp_path, fcnn_here):
     ae = tmp_path / "ae"
-    assert run_fcnn("train", *NUMPY_FAST, "task=autoencoder", "struct=[8]", "max_epochs=1",
+    assert train_here(*NUMPY_FAST, "task=autoencoder", "struct=[8]", "max_epochs=1",
                     "plot=false", f"hydra.run.dir={ae}").returncode == 0
     np.save(tmp_path / "x.npy", np.zeros((2, 64), np.uint8))
     assert_refused(fcnn_here("predict", str(ae), str(tmp_path / "x.npy")), "task=autoencoder",
@@ -255,7 +255,7 @@ def test_predict_refuses_an_autoencoder(tmp_path, fcnn_here):
 def mnist_run(tmp_path_factory) -> Path:
     """A softmax regression trained one epoch on the real MNIST."""
     run = tmp_path_factory.mktemp("mnist") / "run"
-    result = run_fcnn("train", "backend=numpy", "struct=[]", "max_epochs=1", "batch_size=100",
+    result = train_here("backend=numpy", "struct=[]", "max_epochs=1", "batch_size=100",
                       "progress=false", "plot=false", f"hydra.run.dir={run}")
     assert result.returncode == 0, result.stderr
     return run

@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from helpers import assert_refused, read_metrics, run_fcnn, train_output
+from helpers import assert_refused, read_metrics, run_fcnn, train_here, train_output
 
 from fcnn_cli.core import model
 from fcnn_cli.data import datasets
@@ -28,7 +28,7 @@ def _columns(run_dir):
 
 def test_logreg_end_to_end(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_fcnn("train", "task=logreg", "backend=jax-grad", *FAST, "max_epochs=3",
+    proc = train_here("task=logreg", "backend=jax-grad", *FAST, "max_epochs=3",
                     f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr
     m = read_metrics(run_dir)
@@ -47,7 +47,7 @@ def test_logreg_end_to_end(tmp_path):
 
 def test_autoencoder_end_to_end_with_a_probe(tmp_path):
     run_dir = tmp_path / "run"
-    proc = run_fcnn("train", "task=autoencoder", "backend=numpy", *FAST, "struct=[32,8]",
+    proc = train_here("task=autoencoder", "backend=numpy", *FAST, "struct=[32,8]",
                     "max_epochs=4", "val_fraction=0.2", "probe.layer=code",
                     "objective=probe_val_acc", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr
@@ -86,7 +86,7 @@ def test_bottleneck_probe_matches_an_independent_logistic_regression(tmp_path):
     from sklearn.linear_model import LogisticRegression
 
     run_dir = tmp_path / "run"
-    proc = run_fcnn("train", "backend=jax", *FAST, "struct=[48,6,24]", "max_epochs=15",
+    proc = train_here("backend=jax", *FAST, "struct=[48,6,24]", "max_epochs=15",
                     "probe.layer=code", "probe.max_epochs=40", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr
     m = read_metrics(run_dir)
@@ -108,10 +108,10 @@ def searches(tmp_path_factory):
     """Problems 5.2 and 5.3 in miniature: the real experiments and search presets on digits."""
     root = tmp_path_factory.mktemp("problems")
     common = ("dataset=digits", "backend=numpy", "max_epochs=3", "probe.max_epochs=5")
-    ae = run_fcnn("train", "experiment=p5_2", "hparams_search=p5_2_structures", *common,
+    ae = train_here("experiment=p5_2", "hparams_search=p5_2_structures", *common,
                   "struct=choice([16],[32,8],[24,12])", f"hydra.sweep.dir={root / 'ae'}")
     assert ae.returncode == 0, ae.stderr
-    bn = run_fcnn("train", "experiment=p5_3", "hparams_search=p5_3_structures", *common,
+    bn = train_here("experiment=p5_3", "hparams_search=p5_3_structures", *common,
                   "struct=choice([32,8,16],[32,4])", f"hydra.sweep.dir={root / 'bn'}")
     assert bn.returncode == 0, bn.stderr
     return root
@@ -168,7 +168,7 @@ def test_problems_answer_table(searches, tmp_path, fcnn_here):
 
 def test_problems_refuses_a_search_without_probes(tmp_path):
     run_dir = tmp_path / "plain"
-    assert run_fcnn("train", "backend=numpy", *FAST, "max_epochs=1", "struct=[8]",
+    assert train_here("backend=numpy", *FAST, "max_epochs=1", "struct=[8]",
                     f"hydra.run.dir={run_dir}").returncode == 0
     proc = run_fcnn("problems", "--autoencoder", str(tmp_path), "--bottleneck", str(tmp_path))
     assert_refused(proc, "problems", "no completed task=autoencoder run with a probe")

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO, assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
+from helpers import (
+    REPO,
+    assert_refused,
+    interrupt_at_checkpoint,
+    popen_fcnn,
+    read_metrics,
+    train_here,
+)
 
 from fcnn_cli.training import progress
 
@@ -166,14 +173,14 @@ def test_a_terminal_sees_the_status_line_then_the_bar(tmp_path):
 
 
 def test_piped_stderr_gets_no_spinner(tmp_path):
-    proc = run_fcnn("train", *SMALL, "max_epochs=3", "progress=true",
+    proc = train_here(*SMALL, "max_epochs=3", "progress=true",
                     f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     assert not SPINNER.search(proc.stderr) and "loading" not in proc.stderr
 
 
 def test_bad_every_s_is_refused_in_one_line(tmp_path):
-    assert_refused(run_fcnn("train", *SMALL, "checkpoint.every_s=-1",
+    assert_refused(train_here(*SMALL, "checkpoint.every_s=-1",
                             f"hydra.run.dir={tmp_path / 'run'}"),
                    "checkpoint.every_s", ">= 0")
 
@@ -190,12 +197,12 @@ def test_an_interrupted_run_resumes_saying_so_to_the_uninterrupted_model(tmp_pat
     done = read_metrics(run_dir)["epochs_completed"]
     assert 1 <= done < 40
 
-    resumed = run_fcnn("train", f"resume={run_dir}")
+    resumed = train_here(f"resume={run_dir}")
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.splitlines()[0] == f"resuming {run_dir} at epoch {done + 1} of 40"
     assert read_metrics(run_dir)["resumed_from_epoch"] == done
 
-    whole = run_fcnn("train", *config, f"hydra.run.dir={reference}")
+    whole = train_here(*config, f"hydra.run.dir={reference}")
     assert whole.returncode == 0, whole.stderr
     with np.load(run_dir / "model.npz") as a, np.load(reference / "model.npz") as b:
         assert a.files == b.files
@@ -206,7 +213,7 @@ def test_an_interrupted_run_resumes_saying_so_to_the_uninterrupted_model(tmp_pat
 def test_checkpoints_cost_little_on_a_small_net(tmp_path):
     """300 epochs of a small net: the first and the last checkpoint, and one every 5 s, not
     300."""
-    proc = run_fcnn("train", "backend=numpy", "dataset=digits", "struct=[64]", "max_epochs=300",
+    proc = train_here("backend=numpy", "dataset=digits", "struct=[64]", "max_epochs=300",
                     "progress=false", "plot=false", f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 0, proc.stderr
     metrics = read_metrics(tmp_path / "run")

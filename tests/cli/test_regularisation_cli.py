@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, run_fcnn
+from helpers import assert_refused, interrupt_at_checkpoint, popen_fcnn, read_metrics, train_here
 
 from fcnn_cli.config.validate import from_config
 from fcnn_cli.core import schedules
@@ -32,7 +32,7 @@ def _rows(run_dir: Path) -> list[dict]:
 
 def test_a_run_with_everything_says_where_and_why_it_stopped(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_fcnn("train", *ALL, "max_epochs=40", f"hydra.run.dir={run_dir}")
+    result = train_here(*ALL, "max_epochs=40", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     metrics = read_metrics(run_dir)
     stop = metrics["early_stopping"]
@@ -65,7 +65,7 @@ def test_a_run_with_everything_says_where_and_why_it_stopped(tmp_path):
     (("early_stopping.restore_best=maybe",), ("early_stopping.restore_best",)),
 ])
 def test_bad_values_are_one_line_exit_2(tmp_path, args, fragments):
-    result = run_fcnn("train", "backend=numpy", "dataset=digits", "max_epochs=3", "progress=false",
+    result = train_here("backend=numpy", "dataset=digits", "max_epochs=3", "progress=false",
                       *args, cwd=tmp_path)
     assert_refused(result, *fragments)
     assert not (tmp_path / "outputs").exists()
@@ -86,7 +86,7 @@ def test_sigint_then_resume_equals_the_uninterrupted_run(tmp_path):
     done = read_metrics(run_dir)["epochs_completed"]
     assert 1 <= done < 30
 
-    resumed = run_fcnn("train", f"resume={run_dir}")
+    resumed = train_here(f"resume={run_dir}")
     assert resumed.returncode == 0, resumed.stderr
     metrics = read_metrics(run_dir)
     assert metrics["resumed_from_epoch"] == done and metrics["epochs_completed"] == 30

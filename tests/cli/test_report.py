@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import DIGITS_FAST, NUMPY_FAST, read_metrics, run_fcnn
+from helpers import DIGITS_FAST, NUMPY_FAST, read_metrics, run_fcnn, train_here
 
 
 def _csv(path: Path) -> list[dict]:
@@ -25,7 +25,7 @@ def _rows(directory: Path) -> list[dict[str, str]]:
 
 def test_a_real_run_and_a_run_given_directly(tmp_path):
     run_dir = tmp_path / "single"
-    assert run_fcnn("train", *DIGITS_FAST, f"hydra.run.dir={run_dir}").returncode == 0
+    assert train_here(*DIGITS_FAST, f"hydra.run.dir={run_dir}").returncode == 0
     proc = run_fcnn("report", str(run_dir), "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     (row,) = _csv(tmp_path / "r" / "report.csv")
@@ -60,7 +60,7 @@ def test_bench_directories_are_no_runs(tmp_path, fcnn_here):
     bench.json): one row, the run's, and one line naming what it left out; a directory of benches
     alone is refused, saying so."""
     outputs = tmp_path / "outputs"
-    assert run_fcnn("train", *NUMPY_FAST, "plot=false",
+    assert train_here(*NUMPY_FAST, "plot=false",
                     f"hydra.run.dir={outputs / 'run'}").returncode == 0
     bench = run_fcnn("bench", "dataset=digits", "backends=[numpy]", "struct=[8]", "repeats=1",
                      "warmup=0", "floor_matmul_size=64", "floor_repeats=1",

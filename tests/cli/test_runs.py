@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot
+from helpers import NUMPY_FAST, REPO, assert_refused, read_metrics, run_fcnn, snapshot, train_here
 
 from fcnn_cli.runs import layout
 
@@ -63,7 +63,7 @@ def test_runs_started_together_get_directories_of_their_own(tmp_path):
 def finished(tmp_path_factory):
     """A finished run and a finished sweep, and digests of every file in them."""
     root = tmp_path_factory.mktemp("finished")
-    run = run_fcnn("train", *FAST, f"hydra.run.dir={root / 'run'}")
+    run = train_here(*FAST, f"hydra.run.dir={root / 'run'}")
     sweep = run_fcnn("train", "-m", *FAST, "lr=0.1,0.2", f"hydra.sweep.dir={root / 'sweep'}")
     assert run.returncode == 0 and sweep.returncode == 0, (run.stderr, sweep.stderr)
     return root
@@ -90,7 +90,7 @@ def test_a_finished_run_is_never_overwritten_however_spelled(finished, spelling,
     before = snapshot(finished)
     rel_run = os.path.relpath(finished / "run", REPO)
     override = spelling.format(run=finished / "run", sweep=finished / "sweep", rel_run=rel_run)
-    result = run_fcnn("train", *FAST, "seed=9", override)
+    result = train_here(*FAST, "seed=9", override)
     assert_refused(result, fragment)
     assert snapshot(finished) == before
 
@@ -107,7 +107,7 @@ def test_a_finished_sweep_is_never_overwritten(finished, spelling):
 
 def test_refused_run_leaves_no_directory(tmp_path):
     """Bad input found after Hydra made the run directory (the data): the directory goes again."""
-    result = run_fcnn("train", *FAST, "dataset=mnist", f"dataset.path={tmp_path / 'none'}",
+    result = train_here(*FAST, "dataset=mnist", f"dataset.path={tmp_path / 'none'}",
                       cwd=tmp_path)
     assert_refused(result, "dataset.path")
     assert not (tmp_path / "outputs").exists()

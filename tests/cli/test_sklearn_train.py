@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import read_metrics, run_fcnn
+from helpers import read_metrics, train_here
 from helpers.sklearn_oracle import assert_same_weights as _assert_same_weights
 from helpers.sklearn_oracle import fit_reference as _fit_reference
 
@@ -20,7 +20,7 @@ SGD_NESTEROV = ("optimizer.momentum=0.9", "optimizer.nesterov=true", "optimizer.
 
 def _train(tmp_path, *overrides: str) -> tuple[dict, list]:
     run_dir = tmp_path / "run"
-    proc = run_fcnn("train", "backend=sklearn", "dataset=digits", "progress=false", "seed=1",
+    proc = train_here("backend=sklearn", "dataset=digits", "progress=false", "seed=1",
                     *overrides, f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr
     params, _ = load_model(run_dir / "model.npz")

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import NUMPY_FAST, read_metrics, run_fcnn
+from helpers import NUMPY_FAST, read_metrics, run_fcnn, train_here
 
 mlflow = pytest.importorskip("mlflow", reason="MLflow is not installed (pip install 'fcnn-cli[mlflow]')")
 
@@ -55,7 +55,7 @@ def workdir(tmp_path_factory) -> Path:
 
 def test_run_logs_config_curves_and_files_to_the_local_store(workdir):
     tmp_path = workdir
-    proc = run_fcnn("train", "logger=mlflow", *NUMPY_FAST, "lr=0.2", "hydra.run.dir=run",
+    proc = train_here("logger=mlflow", *NUMPY_FAST, "lr=0.2", "hydra.run.dir=run",
                     cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "alembic" not in proc.stderr and "Traceback" not in proc.stderr
@@ -202,7 +202,7 @@ def test_default_logger_never_imports_mlflow(no_mlflow, tmp_path):
     ("logger.tracking_uri=''", "logger.tracking_uri"),
 ])
 def test_bad_logger_settings_are_one_line(override, key, tmp_path):
-    proc = run_fcnn("train", "logger=mlflow", override, *NUMPY_FAST, "hydra.run.dir=run", cwd=tmp_path)
+    proc = train_here("logger=mlflow", override, *NUMPY_FAST, "hydra.run.dir=run", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(f"fcnn: error: {key}:")

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import DIGITS_FAST, NUMPY_FAST, REPO, read_metrics, run_fcnn, train_output
+from helpers import DIGITS_FAST, NUMPY_FAST, REPO, read_metrics, run_fcnn, train_here, train_output
 
 
 def test_top_level_help_lists_subcommands_fast():
@@ -26,7 +26,7 @@ def test_top_level_help_lists_subcommands_fast():
 def test_train_writes_every_output(tmp_path):
     """The default backend (jax) end to end; every backend writes the same files."""
     run_dir = tmp_path / "run"
-    result = run_fcnn("train", *DIGITS_FAST, "seed=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = train_here(*DIGITS_FAST, "seed=3", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     last_line = train_output(result.stdout)[-1]
     metrics = read_metrics(run_dir)
@@ -77,7 +77,7 @@ def test_train_writes_every_output(tmp_path):
 def test_same_seed_same_result(tmp_path):
     runs = []
     for name in ("a", "b"):
-        result = run_fcnn("train", *NUMPY_FAST, f"hydra.run.dir={tmp_path / name}", "plot=false")
+        result = train_here(*NUMPY_FAST, f"hydra.run.dir={tmp_path / name}", "plot=false")
         assert result.returncode == 0, result.stderr
         runs.append(read_metrics(tmp_path / name))
     assert runs[0]["train_loss"] == runs[1]["train_loss"]
@@ -85,15 +85,15 @@ def test_same_seed_same_result(tmp_path):
 
 
 def test_hydra_features(tmp_path):
-    job = run_fcnn("train", "--cfg", "job", "struct=[]", "lr=0.5", "dataset=digits")
+    job = train_here("--cfg", "job", "struct=[]", "lr=0.5", "dataset=digits")
     assert job.returncode == 0
     assert "struct: []" in job.stdout and "lr: 0.5" in job.stdout and "name: digits" in job.stdout
-    helptext = run_fcnn("train", "--help")
+    helptext = train_here("--help")
     assert helptext.returncode == 0
     for word in ("backend", "dataset", "optimizer", "device", "struct", "annealing"):
         assert word in helptext.stdout
     # +key=value adds a key, as in any Hydra app
-    extra = run_fcnn("train", "--cfg", "job", "+note=hello")
+    extra = train_here("--cfg", "job", "+note=hello")
     assert extra.returncode == 0 and "note: hello" in extra.stdout
     # experiments and named architectures compose, in process: tests/unit/test_compose.py
     # (test_experiments_and_named_architectures_compose)
@@ -108,7 +108,7 @@ def test_multirun_on_numpy(tmp_path):
 
 
 def test_softmax_regression_struct_empty(tmp_path):
-    result = run_fcnn("train", *NUMPY_FAST, "struct=[]", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = train_here(*NUMPY_FAST, "struct=[]", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert read_metrics(tmp_path)["struct"] == []
     with np.load(tmp_path / "model.npz", allow_pickle=False) as z:
@@ -116,7 +116,7 @@ def test_softmax_regression_struct_empty(tmp_path):
 
 
 def test_diverged_run_is_reported(tmp_path):
-    result = run_fcnn("train", *NUMPY_FAST, "lr=1e10", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = train_here(*NUMPY_FAST, "lr=1e10", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "RuntimeWarning" not in result.stderr
     metrics = read_metrics(tmp_path)
@@ -125,7 +125,7 @@ def test_diverged_run_is_reported(tmp_path):
 
 
 def test_float64(tmp_path):
-    result = run_fcnn("train", *NUMPY_FAST, "dtype=float64", "plot=false", f"hydra.run.dir={tmp_path}")
+    result = train_here(*NUMPY_FAST, "dtype=float64", "plot=false", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     with np.load(tmp_path / "model.npz", allow_pickle=False) as z:
         assert z["W0"].dtype == np.float64
@@ -157,7 +157,7 @@ def test_installed_wheel_runs_from_any_directory(tmp_path):
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "jax-grad", "sklearn"])
 def test_cli_trains_with_adam_on_every_backend(tmp_path, backend):
-    proc = run_fcnn("train", f"backend={backend}", "optimizer=adam", "lr=0.001", *DIGITS_FAST,
+    proc = train_here(f"backend={backend}", "optimizer=adam", "lr=0.001", *DIGITS_FAST,
                     f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
     metrics = read_metrics(tmp_path)

@@ -3,7 +3,8 @@ Test files import them with `from helpers import ...`: pytest puts tests/ on sys
 (`pythonpath` in pyproject.toml's [tool.pytest.ini_options]).
 
     helpers.commands        fcnn in a subprocess (run_fcnn, run_fcnn_together, popen_fcnn,
-                            interrupt_at_checkpoint), its output checked (train_output,
+                            interrupt_at_checkpoint) or a single fcnn train in this process
+                            (train_here), its output checked (train_output,
                             assert_refused), fast digits settings (DIGITS_FAST, NUMPY_FAST)
     helpers.run_files       a run's files: read_metrics, snapshot
     helpers.idx             MNIST-format IDX files for the data tests: write_idx_dir
@@ -25,6 +26,7 @@ from helpers.commands import (
     popen_fcnn,
     run_fcnn,
     run_fcnn_together,
+    train_here,
     train_output,
 )
 from helpers.idx import write_idx_dir
@@ -33,4 +35,4 @@ from helpers.run_files import read_metrics, snapshot
 
 __all__ = ["DIGITS_FAST", "DIGITS_RUN", "NUMPY_FAST", "REPO", "Result", "assert_refused",
            "interrupt_at_checkpoint", "popen_fcnn", "read_metrics", "run_fcnn", "run_fcnn_together",
-           "snapshot", "train_output", "write_idx_dir"]
+           "snapshot", "train_here", "train_output", "write_idx_dir"]

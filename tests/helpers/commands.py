@@ -35,6 +35,36 @@ def run_fcnn(*args: str, cwd: Path | None = None, env: dict | None = None, timeo
     )
 
 
+def train_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`fcnn train ARGS` in this process, through the CLI's own entry (`fcnn_cli.cli.main`), its
+    output captured: the same lines and exit status as run_fcnn's, without starting Python and
+    importing the libraries again. For a single run whose files and lines are under test; where
+    a process boundary is (signals, the environment, sweeps' workers), use run_fcnn."""
+    import io
+
+    from fcnn_cli import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "120"
+    try:
+        os.chdir(cwd or REPO)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(["train", *args])
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(before)
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
+    return subprocess.CompletedProcess(["fcnn", "train", *args], code, out.getvalue(), err.getvalue())
+
+
 def popen_fcnn(*args: str, columns: int | None = None) -> subprocess.Popen:
     """`fcnn ARGS` started as a subprocess (to be signalled), its output captured as text."""
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
