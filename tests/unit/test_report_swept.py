@@ -247,20 +247,27 @@ def _with_machine(path: Path, **machine) -> None:
 
 def test_runs_on_other_blas_threads_or_kernels_get_those_columns(tmp_path, fcnn_here,
                                                                   monkeypatch):
-    """The same settings on other BLAS threads give other bits: the threads setting, and the
-    BLAS threads and kernel metrics.json names, are columns when the runs differ in them."""
+    """The same settings on other BLAS threads give other bits: the threads a run was pinned to
+    (metrics.json's: a SLURM job's config says null, it ran on its cpus_per_task), and the BLAS
+    threads and kernel, are columns when the runs differ in them."""
     machine = {"blas": "openblas 0.3.31", "blas_kernel": "SkylakeX"}
-    for name, threads, blas_threads in (("local", None, 2), ("pinned", 1, 1), ("slurm", None, 1)):
+    # (run, the threads setting, the count it was pinned to, BLAS threads)
+    for name, setting, pinned, blas_threads in (("local", None, None, 2), ("pinned", 1, 1, 1),
+                                                 ("slurm", None, 1, 1)):
         run = _fake_run(tmp_path / name, dropout=0.0, shift=0, seed=1, test_acc=0.9,
-                        threads=threads)
-        _with_machine(run, threads=threads, blas_threads=blas_threads, **machine)
+                        threads=setting)
+        _with_machine(run, threads=pinned, blas_threads=blas_threads, **machine)
     proc = _report(fcnn_here, monkeypatch, str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     headers = _headers(proc.stdout)
     assert {"threads", "blas_threads"} <= set(headers), proc.stdout
     assert "blas" not in headers and "blas_kernel" not in headers  # shared: no column
     assert _column(proc.stdout, "blas_threads") == {"local": "2", "pinned": "1", "slurm": "1"}
-    assert [r["blas_threads"] for r in _csv(tmp_path)] == ["2", "1", "1"]
+    rows = {r["run"]: r for r in _csv(tmp_path)}
+    assert [rows[n]["threads"] for n in ("local", "pinned", "slurm")] == ["", "1", "1"]
+    assert [rows[n]["blas_threads"] for n in ("local", "pinned", "slurm")] == ["2", "1", "1"]
+    # The SLURM job and the pinned run computed alike: between them, no column.
+    assert swept_keys([read_run(tmp_path / "pinned"), read_run(tmp_path / "slurm")]) == []
     # Another kernel is named as soon as one run differs; runs from before the keys say nothing.
     _with_machine(tmp_path / "slurm", blas_kernel="Haswell")
     _fake_run(tmp_path / "old", dropout=0.0, shift=0, seed=1, test_acc=0.9)

@@ -9,7 +9,8 @@ swept parameters. A key every run shares is no column (it would only lengthen th
 What a run computed on counts as a setting too: the BLAS library, its kernel and its threads
 that metrics.json records (`fcnn_cli.backends.threads.describe`). Runs with the same settings on
 different BLAS threads or kernels give different bits, so those columns appear when the runs
-differ in them.
+differ in them. `threads` is the count a run was pinned to, as metrics.json has it: a SLURM
+job's config says null, and it ran on its cpus_per_task.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ COVERED = ("backend.name", "task.name", "dataset.name", "struct", "optimizer", "
 # A probe's settings did something only in a run that trained one (probe.layer set); in any
 # other run they are unused defaults, and count as absent.
 PROBE, PROBE_LAYER = "probe", "probe.layer"
-# What a run computed on, from its metrics.json: shown like a setting the runs differ in.
-MACHINE = ("blas", "blas_kernel", "blas_threads")
+# What a run computed on, from its metrics.json: shown like a setting the runs differ in (its
+# `threads` in place of the config's, which null leaves to the machine).
+MACHINE = ("threads", "blas", "blas_kernel", "blas_threads")
 
 
 def _under(key: str, roots: Iterable[str]) -> bool:
