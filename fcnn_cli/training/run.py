@@ -157,13 +157,14 @@ def _predict_seconds(backend: Any, x: Any) -> float:
 
 def _record(s: Settings, backend: Any, task: str, data: Any, history: Any, checkpoint_seconds: float,
             predict_seconds: float, resumed_from: int | None) -> dict[str, Any]:
+    from fcnn_cli.backends import threads
     from fcnn_cli.runs import record
 
     return record.metrics(
         s, task=task, device=backend.device, data=data, history=history,
         seconds={"fit_seconds": history.fit_seconds, "compile_seconds": backend.compile_seconds,
                  "predict_seconds": predict_seconds, "checkpoint_seconds": checkpoint_seconds},
-        resumed_from=resumed_from)
+        resumed_from=resumed_from, machine=threads.describe(s.threads))
 
 
 def _write_files(s: Settings, out: RunDir, backend: Any, task: Any, data: Any, history: Any,

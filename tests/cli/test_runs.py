@@ -146,6 +146,12 @@ def test_train_log_holds_the_runs_own_lines(tmp_path, fcnn_here, monkeypatch):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert f"completed after 3 epochs: train_loss {metrics['train_loss']:.6g}" in log
     assert metrics["objective"] == "val_acc" and metrics["objective_measured_on"] == "train_acc"
+    # what the run computed on (issue 30): unpinned, numpy's BLAS with its kernel and threads
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert metrics["threads"] is None and metrics["blas_threads"] >= 1
+    assert metrics["blas_kernel"] in {i.get("architecture") for i in blas}
 
 
 def test_curves_png_title_names_the_experiment(tmp_path, fcnn_here, monkeypatch):
