@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from fcnn_cli import backends  # noqa: E402
-from fcnn_cli.commands.bench import command as bench  # noqa: E402
+from fcnn_cli.commands.bench import floor as floors  # noqa: E402
 from fcnn_cli.config.settings import Settings  # noqa: E402
 from fcnn_cli.core import model  # noqa: E402
 from fcnn_cli.data import dataset, datasets  # noqa: E402
@@ -122,7 +122,7 @@ def main() -> None:
     sizes = model.layer_sizes(data.n_features, JOB["struct"], data.n_classes)
     products = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     # One epoch's training work: bench's formula for an epoch less its curve evaluation.
-    train_gflop = bench.job_gflop(sizes, data.n_train, 1) - 2 * sum(products) * data.n_train / 1e9
+    train_gflop = floors.job_gflop(sizes, data.n_train, 1) - 2 * sum(products) * data.n_train / 1e9
     rate = matmul_rate(dev, args.matmul_size, 10, "default")
     result = {
         "device": describe_device(dev),

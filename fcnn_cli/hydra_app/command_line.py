@@ -30,7 +30,14 @@ def check(app: str, args: list[str]) -> None:
     flags of `fcnn APP`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    overrides = [a for a in args if not a.startswith("-")]
+    from fcnn_cli.hydra_app.private_hydra import args_parser
+
+    # The overrides as Hydra's own parser reads them (a flag's value is none); shell completion
+    # (`-sc query=bash`) takes words of its own.
+    parsed_args = args_parser().parse_args(args)
+    if parsed_args.shell_completion:
+        return
+    overrides = list(parsed_args.overrides)
     for text in overrides:
         found = _PARENTHESES.match(text)
         if found:

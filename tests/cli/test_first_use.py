@@ -57,7 +57,7 @@ def test_report_sort_gets_did_you_mean(fcnn_here, tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    ((), "data: the following arguments are required: action"),
+    ((), "data: name an action: fcnn data fetch"),
     (("frobnicate",), "invalid choice: 'frobnicate'"),
     (("info", "extra"), "unrecognized arguments: extra"),
     (("info", "--path", "/nonexistent/fcnn-data"),

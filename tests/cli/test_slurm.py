@@ -261,7 +261,7 @@ def test_slurm_local_status_and_up_are_idempotent():
 def test_a_job_on_one_core_equals_a_local_run_on_one_thread_bitwise(tmp_path):
     """The SLURM preset's job (cpus_per_task 1, threads null: fcnn_cli.backends.threads pins
     its BLAS to SLURM_CPUS_PER_TASK) ends on the weights of `fcnn train threads=1` here, bit for
-    bit, on a job whose products OpenBLAS threads (tests/cli/test_threads.py: two threads end
+    bit, on a job whose products OpenBLAS threads (tests/cli/test_threads_bitwise.py: two threads end
     elsewhere)."""
     import numpy as np
 

@@ -43,4 +43,4 @@ def test_tab_completion_knows_evaluate_and_predict():
     assert completion.query("fcnn evaluate --") == ["--help", "--split", "--dataset", "--classes",
                                                     "--out"]
     assert completion.query("fcnn predict run ") == []  # INPUT: the shell completes file names
-    assert completion.query("fcnn predict run x.npy --") == ["--help", "--out"]
+    assert completion.query("fcnn predict run x.npy --") == ["--help", "--out", "--invert", "--resize"]

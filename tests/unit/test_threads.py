@@ -1,7 +1,7 @@
 """The `threads` setting: pinned(n) holds numpy's BLAS to n threads (as threadpoolctl reads it)
 and gives the count back after; threads=null pins nothing, except in a SLURM job, which gets its
 cpus_per_task; describe() names the library, its kernel and its threads. That the same count
-gives the same bits, locally, under joblib and under SLURM: tests/cli/test_threads.py and
+gives the same bits, locally, under joblib and under SLURM: tests/cli/test_threads_bitwise.py and
 tests/cli/test_slurm.py."""
 
 from __future__ import annotations
