@@ -176,7 +176,7 @@ def _dropout_into(z: np.ndarray, keep: np.ndarray, factor: float, out: np.ndarra
     return out
 
 
-# By name, for what times the backend's steps one by one (commands/profile.py) and its tests.
+# By name, for what times the backend's steps one by one (commands/bench/profile.py) and its tests.
 def _activate_inplace(name: str, a: np.ndarray) -> None:
     """a <- f(a), the activation `name` in place (model.ACTIVATIONS)."""
     model.ACTIVATIONS[name].apply_inplace(a)
