@@ -306,8 +306,8 @@ best-pure: $(STAMP) ## a make best search's best trial without augmentation -> e
 # --- past 99.4% with a plain fully connected net (issue 31) -------------------------------------
 .PHONY: record record-pure
 # The hand-written recipes over SEEDS on the full training set, then mean ± std, as best-seeds:
-# experiments/record.yaml (2 x 2048, elastic and affine distortions, dropout, max-norm, 300
-# epochs: hours per seed on 2 cores) and experiments/record_pure.yaml (Srivastava et al. 2014's
+# experiments/record.yaml (2 x 1200, elastic and affine distortions, dropout, max-norm, 100
+# epochs: about 30 min per seed on 2 quiet cores) and experiments/record_pure.yaml (Srivastava et al. 2014's
 # 3 x 1024 without augmentation). RECORD_ARGS go to every seed, e.g. RECORD_ARGS=max_epochs=50
 # for a shorter try; `fcnn train experiment=record hparams_search=record max_epochs=30` searches
 # the distortions' strengths and the regularisation (conf/hparams_search/record.yaml).
