@@ -14,28 +14,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 VARIABLE = "OPENBLAS_CORETYPE"
 
 
 def numpy_blas() -> dict[str, Any] | None:
-    """threadpoolctl's record of the BLAS numpy loaded (internal_api, version, architecture,
-    num_threads, threading_layer, filepath); None where it finds none. Another library's BLAS
-    (scipy's own OpenBLAS) is not numpy's: the one inside numpy's directories is chosen."""
-    import numpy as np
-    import threadpoolctl
+    """threadpoolctl's record of the BLAS numpy loaded; None where it finds none. One source
+    with the runs' metrics.json: fcnn_cli.backends.threads.numpy_blas."""
+    from fcnn_cli.backends.threads import numpy_blas as loaded
 
-    np.ones((2, 2)) @ np.ones((2, 2))  # loaded by then
-    blas = [info for info in threadpoolctl.threadpool_info() if info.get("user_api") == "blas"]
-    if not blas:
-        return None
-    root = Path(np.__file__).resolve().parent
-    mine = [info for info in blas
-            if Path(info["filepath"]).resolve().is_relative_to(root)
-            or Path(info["filepath"]).resolve().is_relative_to(root.with_name(root.name + ".libs"))]
-    return (mine or blas)[0]
+    return loaded()
 
 
 def describe(blas: dict[str, Any] | None) -> str:

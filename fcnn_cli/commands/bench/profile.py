@@ -92,14 +92,17 @@ def profile_numpy(settings: Settings, data: Dataset, repeats: int, gemm_scoring_
         b.task.numpy_output_error(zs[-1], zs[0], y[idx], out=errs[-1])
         errs[-1] *= b._optimizer.error_scale(lr, n)
 
-    fused = getattr(b, "_subtract_product", None)  # plain SGD: W -= Z^T E inside the product
+    # Where the backend folds the update into the product (plain SGD: W = beta W - Z^T E, beta
+    # carrying an L2 penalty), the profile makes the very same calls.
+    fused = getattr(b, "_subtract_product", None)
+    beta = None if fused is None else b._optimizer.fused(lr, n)
 
     def backward_products() -> None:
         for layer in range(last, -1, -1):
             if layer > 0:
                 np.matmul(errs[layer + 1], b.params[layer][0].T, out=errs[layer])
-            if fused is not None:
-                fused(zs[layer], errs[layer + 1], b.params[layer][0])
+            if beta is not None:
+                fused(zs[layer], errs[layer + 1], b.params[layer][0], beta)
             else:
                 np.matmul(zs[layer].T, errs[layer + 1], out=b._wgrad[layer])
 
@@ -112,10 +115,8 @@ def profile_numpy(settings: Settings, data: Dataset, repeats: int, gemm_scoring_
             np.sum(errs[layer + 1], axis=0, out=b._bgrad[layer])
 
     def update() -> None:
-        if fused is not None:  # the weights' is in the backward products
-            for layer in range(last + 1):
-                bias = b.params[layer][1]
-                bias -= b._bgrad[layer]
+        if beta is not None:  # the weights' is in the backward products
+            b._optimizer.finish(lr, n)
         else:
             b._optimizer.update(lr, n)
 
