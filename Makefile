@@ -133,7 +133,7 @@ ex5.4: $(STAMP) ## lab Example 5.4: forward + loss only, gradients by jax.grad, 
 .PHONY: notebooks
 # NOTEBOOK_ARGS go to scripts/notebooks.py, e.g. NOTEBOOK_ARGS="--set dataset=digits" (a minute).
 NOTEBOOK_ARGS ?=
-notebooks: $(STAMP) ## run the lab's notebooks (notebooks/*.ipynb: Examples, Problems) on MNIST in a Jupyter kernel, saving their outputs (~40 min on 2 cores)
+notebooks: $(STAMP) ## run the lab's notebooks (notebooks/*.ipynb: Examples, Problems) on MNIST in a Jupyter kernel, saving their outputs (~15 min on 2 cores)
 	$(BIN)/python scripts/notebooks.py notebooks/*.ipynb --write $(NOTEBOOK_ARGS)
 
 bench: $(STAMP) ## time the lab's timing job on every backend against this machine's floor (~3 min)
