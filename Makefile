@@ -87,16 +87,16 @@ PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 # pytest exits 5 when a selection holds no test (say, a checkout without the cluster tests):
 # nothing failed, so the target succeeds, and says so.
 NO_TESTS_OK := || { status=$$?; test $$status -eq 5 || exit $$status; echo "pytest: no test in this selection"; }
-test: $(STAMP) ## run the test suite but the cluster soaks (make test-cluster), real-MNIST and MLflow-server tests included
-	$(PYTEST) -m "not cluster" $(NO_TESTS_OK)
+test: $(STAMP) ## run the test suite but the soaks (make test-cluster), real-MNIST and MLflow-server tests included
+	$(PYTEST) -m "not cluster and not soak" $(NO_TESTS_OK)
 
 .PHONY: test-cluster
-test-cluster: $(STAMP) ## the tests that wait on a SLURM cluster's clock, and the kill and requeue soaks (CI runs them after make test)
-	$(PYTEST) -m cluster $(NO_TESTS_OK)
+test-cluster: $(STAMP) ## the soaks: tests that wait on a SLURM cluster's clock, the kill and requeue soaks, the GPU check's dry run (CI runs them after make test)
+	$(PYTEST) -m "cluster or soak" $(NO_TESTS_OK)
 
 .PHONY: test-quick
 test-quick: $(STAMP) ## the quick subset of make test: no slow, real-MNIST or SLURM tests (~3 min on 2 cores)
-	$(PYTEST) -m "not slow and not mnist and not slurm and not cluster" $(NO_TESTS_OK)
+	$(PYTEST) -m "not slow and not mnist and not slurm and not cluster and not soak" $(NO_TESTS_OK)
 
 .PHONY: test-bad-input
 test-bad-input: $(STAMP) ## the property test of bad input with 200 drawn command lines (~10 min), with a tally

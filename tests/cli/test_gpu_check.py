@@ -36,6 +36,7 @@ def test_what_travels_is_what_the_image_lacks():
 
 @pytest.mark.slow
 @pytest.mark.mnist
+@pytest.mark.soak  # 75-80 s: make test-cluster runs it, and CI
 def test_prepare_and_dry_run(tmp_path):
     prep, out = tmp_path / "prep", tmp_path / "out"
     prepare = subprocess.run([sys.executable, str(REPO / "scripts" / "gpu_check_prepare.py"),
