@@ -46,6 +46,11 @@ def test_the_saved_notebook_holds_its_outputs(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code)
     assert run_notebooks.problems(nb) == []
+    # Saved as written, on MNIST (make notebooks), not from a run with --set dataset=digits.
+    assert not [c for c in nb.cells if run_notebooks.INJECTED in c.metadata.get("tags", [])]
+    assert 'dataset = "mnist"' in parameters[0].source
+    outputs = "".join(o.get("text", "") for c in code for o in c.get("outputs", []))
+    assert "on mnist" in outputs or "dataset=mnist" in outputs
 
 
 def test_parameters_are_injected_after_the_parameters_cell_and_replaced():
