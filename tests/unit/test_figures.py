@@ -242,3 +242,37 @@ def test_curves_title_names_the_experiment_and_a_run_that_stopped_early():
         assert fig.get_suptitle() == title
     finally:
         plt.close(fig)
+
+
+def test_report_legend_wraps_runs_that_differ_in_many_settings(tmp_path):
+    """The record's runs differ in a dozen settings: each legend entry wraps between settings
+    (never inside one) and the legend stays inside the figure, where unwrapped it ran off both
+    sides."""
+    runs = []
+    for i in range(3):
+        path = tmp_path / f"record-seed{i}"
+        path.mkdir()
+        write_curves(path / "curves.csv", _rows(3))
+        name = f"outputs/multirun/record-2026-12-05_22-17-10/seeds/record-seed{i}"
+        runs.append(collect.Run(path, name=name, row={
+            "backend": "jax", "dataset": "mnist", "struct": f"[{1024 * (i + 1)},{1024 * (i + 1)}]",
+            "optimizer": "sgd", "lr": 0.01 * (i + 1), "annealing": 0.9 + 0.01 * i,
+            "batch_size": 64 * (i + 1), "max_epochs": 100 + i}))
+    fig, _ = figure.figure(runs)
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        labels = _legend_labels(fig)
+        assert all(label.startswith(f"outputs/multirun/record-2026-12-05_22-17-10/seeds/record-seed{i}: ")
+                   for i, label in enumerate(labels))
+        lines = [line for label in labels for line in label.splitlines()]
+        assert len(lines) > len(labels)  # wrapped
+        assert all(len(line) <= figure.LEGEND_WIDTH for line in lines)
+        assert all(line.rstrip().endswith((",", *"0123456789]")) for line in lines)  # whole settings
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+    finally:
+        plt.close(fig)

@@ -38,8 +38,10 @@ MARKS_PER_LINE = 15
 SETTINGS = ("dataset", "backend", "task", "struct", "optimizer", "lr", "annealing", "batch_size",
             "max_epochs")
 NO_BREAK = "\u00a0"
-# The title's lines, in characters.
+# The title's lines, and a legend entry's, in characters: a longer line runs off the figure (runs
+# that differ in a dozen settings name them all), so both wrap between settings.
 TITLE_WIDTH = 95
+LEGEND_WIDTH = 100
 
 
 def _curve_rows(run: Run) -> list[dict[str, float]]:
@@ -105,8 +107,10 @@ def labels_and_title(runs: Sequence[Run]) -> tuple[list[str], str]:
     shares, and the names of those that differ."""
     texts = setting_texts(runs)
     differ = [key for key, values in texts.items() if len(set(values)) > 1]
-    labels = [run.name + (": " + ", ".join(texts[key][i] for key in differ).replace(NO_BREAK, " ")
-                          if differ else "") for i, run in enumerate(runs)]
+    labels = [textwrap.fill(run.name + (": " + ", ".join(texts[key][i] for key in differ)
+                                        if differ else ""), LEGEND_WIDTH,
+                            subsequent_indent="    ").replace(NO_BREAK, " ")
+              for i, run in enumerate(runs)]
     datasets = sorted({str(run.row.get("dataset")) for run in runs if run.row.get("dataset")})
     # Shared: the fixed settings only (every config key would bury the line).
     shared = [texts[key][0] for key in SETTINGS if key in texts and key not in differ
