@@ -2,7 +2,7 @@
 as an experiment config, with its provenance, for training over seeds on the full training set.
 
     python scripts/best_recipe.py SEARCH_DIR [--out experiments/best.yaml] [--epochs N]
-                                  [--only KEY=VALUE ...]
+                                  [--only KEY=VALUE ...] [--set KEY=VALUE ...]
 
 The recipe is the search's fixed settings (the trial's own config: backend, dataset, epochs,
 ...) overridden by Optuna's best parameters, less what only the search needs (its validation
@@ -11,7 +11,10 @@ trial's number and directory, its validation accuracy, the number of trials, and
 `--epochs N` trains the recipe N epochs instead of the trial's (a search's trials are kept short
 to fit its budget); the provenance says so, and a schedule over max_epochs (cosine) stretches.
 `--only augment.shift=0` takes the best of the trials with that setting (the best pure fully
-connected net of a search that also tried augmentation).
+connected net of a search that also tried augmentation). `--set struct=[2048,2048]` trains the
+recipe with that setting instead of the trial's (a search run on a smaller net than the one it
+is for: `make record RECORD_SEARCH_ARGS=struct=[1024,1024] RECORD_SET=struct=[2048,2048]`); the
+provenance names it.
 """
 
 from __future__ import annotations
@@ -38,13 +41,14 @@ def _select(config: dict, dotted: str) -> object:
     return value
 
 
-def parse_only(pairs: list[str]) -> dict[str, object]:
-    """`--only KEY=VALUE` pairs as {key: value}, values read as YAML (0 is an int)."""
+def parse_only(pairs: list[str], option: str = "--only") -> dict[str, object]:
+    """`--only` (or `--set`) KEY=VALUE pairs as {key: value}, values read as YAML (0 is an int,
+    [2048,2048] a list)."""
     only = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--only: expected KEY=VALUE, got {pair!r}")
+            raise ValueError(f"{option}: expected KEY=VALUE, got {pair!r}")
         only[key] = yaml.safe_load(value)
     return only
 
@@ -71,12 +75,23 @@ def best_trial(search: Path, only: dict[str, object] | None = None) -> tuple[Pat
     return best[2], result, best[3]
 
 
+def _assign(body: dict, dotted: str, value: object) -> None:
+    """Set a dotted key of the recipe (`augment.elastic.alpha`), making the nodes on its way."""
+    *parents, last = dotted.split(".")
+    node = body
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
 def recipe(search: Path, name: str = "best", epochs: int | None = None,
-           only: dict[str, object] | None = None) -> str:
+           only: dict[str, object] | None = None, overrides: dict[str, object] | None = None) -> str:
     trial, result, metrics = best_trial(search, only)
     config = yaml.safe_load((trial / ".hydra" / "config.yaml").read_text())
     body = {"defaults": [{f"override /{g}": config[g]["name"]} for g in GROUPS if g in config]}
     body.update({k: config[k] for k in KEPT if k in config})
+    for key, value in (overrides or {}).items():
+        _assign(body, key, value)
     searched_epochs = body.get("max_epochs")
     if epochs is not None:
         body["max_epochs"] = epochs
@@ -85,7 +100,8 @@ def recipe(search: Path, name: str = "best", epochs: int | None = None,
     n_trials = len(list(search.glob("*/metrics.json")))
     head = [
         "# @package _global_",
-        "# make best's recipe, written by scripts/best_recipe.py from an Optuna search on the",
+        f"# make {'best' if name.startswith('best') else name}'s recipe, written by "
+        "scripts/best_recipe.py from an Optuna search on the",
         "# validation accuracy (val_fraction 0.1; the test set unseen). Provenance:",
         f"#   search: {search}",
         f"#   best trial: {trial.name} ({trial}) of {n_trials}, val_acc {metrics['val_acc']:.4f}"
@@ -95,6 +111,8 @@ def recipe(search: Path, name: str = "best", epochs: int | None = None,
         f"{json.dumps(result.get('best_params', {}), sort_keys=True)}",
         f"#   trials of {searched_epochs} epochs; the recipe trains {body.get('max_epochs')}"
         + (" (--epochs)" if epochs is not None else ""),
+        *([f"#   set after the search (--set): "
+           f"{', '.join(f'{k}={json.dumps(v)}' for k, v in overrides.items())}"] if overrides else []),
         f"#   written {datetime.datetime.now().isoformat(timespec='seconds')}",
         f"# Train it over seeds on the full training set: fcnn train -m experiment={name} seed=1,2,3,4,5",
     ]
@@ -109,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="train the recipe this many epochs (default: the trials' own)")
     parser.add_argument("--only", action="append", default=[], metavar="KEY=VALUE",
                         help="the best of the trials with this setting (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="train the recipe with this setting instead of the trial's "
+                             "(repeatable), e.g. struct=[2048,2048]")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs: must be an integer >= 1; got {args.epochs}")
@@ -117,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
                      "finished Optuna search (make best's BEST_DIR/search)")
     try:
         only = parse_only(args.only)
+        overrides = parse_only(args.overrides, "--set")
     except ValueError as err:
         parser.error(str(err))
-    text = recipe(args.search, args.out.stem, args.epochs, only)
+    for key in overrides:
+        if key.split(".")[0] not in KEPT:
+            parser.error(f"--set {key}: not a setting a recipe keeps; allowed: {', '.join(KEPT)} "
+                         "and their keys (augment.elastic.alpha)")
+    text = recipe(args.search, args.out.stem, args.epochs, only, overrides)
     args.out.write_text(text)
     print(f"recipe: {args.out}\n{text}", end="")
     return 0

@@ -61,8 +61,22 @@ def test_the_recipe_says_where_it_came_from(search, tmp_path):
     assert {"override /backend": "jax"} in body["defaults"]
 
 
+def test_a_recipe_searched_on_a_smaller_net_is_set_to_the_one_it_is_for(search, tmp_path):
+    out = tmp_path / "record.yaml"
+    assert best_recipe.main([str(search), "--set", "struct=[2048,2048]", "--set",
+                             "augment.elastic.alpha=34", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# @package _global_\n# make record's recipe")
+    assert '#   set after the search (--set): struct=[2048, 2048], augment.elastic.alpha=34' in text
+    body = yaml.safe_load(text)
+    assert body["struct"] == [2048, 2048] and body["lr"] == 0.2  # the rest is the best trial's
+    assert body["augment"] == {"shift": 1, "elastic": {"alpha": 34}}
+
+
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["--only", "augment.shift"], "--only: expected KEY=VALUE"),
+    (["--set", "struct"], "--set: expected KEY=VALUE"),
+    (["--set", "val_fraction=0"], "--set val_fraction: not a setting a recipe keeps; allowed: struct"),
     (["--epochs", "0"], "--epochs: must be an integer >= 1"),
 ])
 def test_bad_arguments_are_refused_in_one_line(search, tmp_path, argv, fragment, capsys):
