@@ -27,8 +27,9 @@ def _in_process(code: str, coretype: str | None) -> dict:
 
 WHAT_IT_SAYS = """
 import json
+from fcnn_cli.backends.threads import numpy_blas
 from fcnn_cli.commands.bench import blas_info, floor
-blas = blas_info.numpy_blas()
+blas = numpy_blas()
 rate = floor.product_gflop(256) / min(floor.numpy_seconds(256, 2))
 print(json.dumps({"blas": blas, "held": blas_info.held_kernel(blas, rate, 256, 2)}))
 """

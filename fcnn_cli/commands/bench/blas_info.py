@@ -19,14 +19,6 @@ from typing import Any
 VARIABLE = "OPENBLAS_CORETYPE"
 
 
-def numpy_blas() -> dict[str, Any] | None:
-    """threadpoolctl's record of the BLAS numpy loaded; None where it finds none. One source
-    with the runs' metrics.json: fcnn_cli.backends.threads.numpy_blas."""
-    from fcnn_cli.backends.threads import numpy_blas as loaded
-
-    return loaded()
-
-
 def describe(blas: dict[str, Any] | None) -> str:
     """'OpenBLAS 0.3.31, SkylakeX kernel, 2 threads' (the kernel where the library names one)."""
     if blas is None:
@@ -77,6 +69,7 @@ def held_line(held: dict[str, Any]) -> str:
 
 
 def _main(argv: list[str]) -> None:
+    from fcnn_cli.backends.threads import numpy_blas
     from fcnn_cli.commands.bench import floor
 
     size, repeats = int(argv[0]), int(argv[1])

@@ -194,6 +194,7 @@ def _floor(measurements: list[dict[str, Any]], gflop: float, counts: dict[str, A
 def bench(cfg: Any, run_dir: Path, progress: Progress = lambda _: None) -> dict[str, Any]:
     """Run the benchmark described by `cfg`; write bench.json and bench.md to `run_dir`.
     `progress` is told each step as it starts."""
+    from fcnn_cli.backends import threads
     from fcnn_cli.commands.bench import blas_info, gemm_floor
     from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
     from fcnn_cli.core import model, optim
@@ -221,7 +222,7 @@ def bench(cfg: Any, run_dir: Path, progress: Progress = lambda _: None) -> dict[
     gflop = floors.job_gflop(sizes, data.n_train, first.max_epochs)
     plan = gemm_floor.job_plan(sizes, data.n_train, first.batch_size, NUMPY_EVAL_ROWS, first.max_epochs)
     measurements = [_measure_floor(counts, "before", plan, first.dtype, libraries, progress)]
-    blas = blas_info.numpy_blas()
+    blas = threads.numpy_blas()
     held = None
     if os.environ.get(blas_info.VARIABLE):
         progress(f"numpy's BLAS with {blas_info.VARIABLE} unset, for comparison")
