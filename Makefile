@@ -329,6 +329,7 @@ record: $(STAMP) ## the record: search, recipe -> experiments/record.yaml, SEEDS
 	$(MAKE) --no-print-directory record-seeds RECORD_DIR=$(RECORD_DIR)
 
 record-search: $(STAMP) ## the record's Optuna search (RECORD_TRIALS x RECORD_EPOCHS), its best trial -> experiments/record.yaml
+	$(BIN)/python scripts/best_recipe.py --check --epochs $(RECORD_FINAL_EPOCHS) $(foreach s,$(RECORD_SET),--set '$(s)')
 	$(FCNN) train experiment=record hparams_search=record dataset=$(RECORD_DATA) \
 		max_epochs=$(RECORD_EPOCHS) hydra.sweeper.n_trials=$(RECORD_TRIALS) $(RECORD_SEARCH_ARGS) \
 		hydra.sweep.dir=$(RECORD_DIR)/search

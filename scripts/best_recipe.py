@@ -30,6 +30,9 @@ import yaml
 # What the recipe keeps of a trial's config: the keys that decide how the net is trained.
 KEPT = ("struct", "activation", "lr", "annealing", "max_epochs", "batch_size", "dtype",
         "init_range", "schedule", "dropout", "max_norm", "augment")
+# What `--set` may change: a kept setting, or a key inside one of the kept groups
+# (augment.elastic.alpha); max_epochs has --epochs, which the provenance names as such.
+SETTABLE_GROUPS = ("schedule", "dropout", "augment")
 GROUPS = ("backend", "dataset", "optimizer", "task", "device")
 
 
@@ -41,7 +44,7 @@ def _select(config: dict, dotted: str) -> object:
     return value
 
 
-def parse_only(pairs: list[str], option: str = "--only") -> dict[str, object]:
+def parse_pairs(pairs: list[str], option: str) -> dict[str, object]:
     """`--only` (or `--set`) KEY=VALUE pairs as {key: value}, values read as YAML (0 is an int,
     [2048,2048] a list)."""
     only = {}
@@ -90,9 +93,9 @@ def recipe(search: Path, name: str = "best", epochs: int | None = None,
     config = yaml.safe_load((trial / ".hydra" / "config.yaml").read_text())
     body = {"defaults": [{f"override /{g}": config[g]["name"]} for g in GROUPS if g in config]}
     body.update({k: config[k] for k in KEPT if k in config})
+    searched_epochs = body.get("max_epochs")
     for key, value in (overrides or {}).items():
         _assign(body, key, value)
-    searched_epochs = body.get("max_epochs")
     if epochs is not None:
         body["max_epochs"] = epochs
     optimizer = {k: v for k, v in config.get("optimizer", {}).items() if k != "name"}
@@ -121,7 +124,7 @@ def recipe(search: Path, name: str = "best", epochs: int | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("search", type=Path)
+    parser.add_argument("search", type=Path, nargs="?")
     parser.add_argument("--out", type=Path, default=Path("experiments/best.yaml"))
     parser.add_argument("--epochs", type=int, default=None,
                         help="train the recipe this many epochs (default: the trials' own)")
@@ -130,21 +133,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="train the recipe with this setting instead of the trial's "
                              "(repeatable), e.g. struct=[2048,2048]")
+    parser.add_argument("--check", action="store_true",
+                        help="check the other options and stop, writing nothing (make record "
+                             "runs it before its search, so a typo costs seconds, not the search)")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs: must be an integer >= 1; got {args.epochs}")
-    if not (args.search / "optimization_results.yaml").is_file():
-        parser.error(f"{args.search}: no optimization_results.yaml: not the directory of a "
-                     "finished Optuna search (make best's BEST_DIR/search)")
     try:
-        only = parse_only(args.only)
-        overrides = parse_only(args.overrides, "--set")
+        only = parse_pairs(args.only, "--only")
+        overrides = parse_pairs(args.overrides, "--set")
     except ValueError as err:
         parser.error(str(err))
     for key in overrides:
-        if key.split(".")[0] not in KEPT:
-            parser.error(f"--set {key}: not a setting a recipe keeps; allowed: {', '.join(KEPT)} "
-                         "and their keys (augment.elastic.alpha)")
+        head, _, rest = key.partition(".")
+        if key == "max_epochs" or head not in KEPT or (rest and head not in SETTABLE_GROUPS):
+            parser.error(f"--set {key}: not a setting a recipe keeps; allowed: "
+                         f"{', '.join(k for k in KEPT if k != 'max_epochs')} and the keys of "
+                         f"{', '.join(SETTABLE_GROUPS)} (augment.elastic.alpha); --epochs for max_epochs")
+    if args.check:
+        return 0
+    if args.search is None or not (args.search / "optimization_results.yaml").is_file():
+        parser.error(f"{args.search or 'SEARCH_DIR'}: no optimization_results.yaml: not the "
+                     "directory of a finished Optuna search (make best's BEST_DIR/search)")
     text = recipe(args.search, args.out.stem, args.epochs, only, overrides)
     args.out.write_text(text)
     print(f"recipe: {args.out}\n{text}", end="")

@@ -94,3 +94,23 @@ def test_a_directory_that_is_not_a_search_is_refused_in_one_line(tmp_path, capsy
     assert "no optimization_results.yaml: not the directory of a finished Optuna search" \
         in capsys.readouterr().err
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--set", "lr.foo=1"], "--set lr.foo: not a setting a recipe keeps"),
+    (["--set", "max_epochs=50"], "--epochs for max_epochs"),
+    (["--set", "struct"], "--set: expected KEY=VALUE"),
+])
+def test_check_refuses_a_bad_set_before_any_search(tmp_path, argv, fragment, capsys):
+    """make record checks RECORD_SET before its search (hours), not after it."""
+    with pytest.raises(SystemExit) as exit_info:
+        best_recipe.main(["--check", "--out", str(tmp_path / "x.yaml"), *argv])
+    assert exit_info.value.code == 2
+    assert fragment in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_passes_good_options_and_writes_nothing(tmp_path):
+    assert best_recipe.main(["--check", "--epochs", "120", "--set", "struct=[2048,2048]",
+                             "--set", "augment.elastic.alpha=34", "--out", str(tmp_path / "x.yaml")]) == 0
+    assert list(tmp_path.iterdir()) == []
