@@ -29,6 +29,8 @@ from fcnn_cli.errors import UsageError
 NESTED = {"backend": ("backend", "name"), "device": ("device", "name"),
           "optimizer": ("optimizer", "name"), "momentum": ("optimizer", "momentum"),
           "nesterov": ("optimizer", "nesterov"), "alpha": ("optimizer", "alpha"),
+          "momentum_start": ("optimizer", "momentum_start"),
+          "momentum_epochs": ("optimizer", "momentum_epochs"),
           "beta1": ("optimizer", "beta1"), "beta2": ("optimizer", "beta2"),
           "epsilon": ("optimizer", "epsilon"),
           "dropout": ("dropout", "hidden"), "input_dropout": ("dropout", "input"),
@@ -45,7 +47,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     sklearn), scikit-learn compatible.
 
     Parameters are `fcnn train`'s config keys, with its defaults (docs/reference/config.md);
-    nested keys go flat: `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
+    nested keys go flat: `momentum_start` and `momentum_epochs` (optimizer.*: the momentum's
+    rise), `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
     `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
     `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
     early_stopping=True), `min_delta` (its tol) and `restore_best`. `threads` holds the BLAS to
@@ -65,7 +68,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, backend: str = "jax", struct: Any = (500, 250), activation: str = "relu",
                  init_range: float = 1.0, lr: float = 0.1, annealing: float = 0.9,
                  max_epochs: int = 5, batch_size: int = 50, optimizer: str = "sgd",
-                 momentum: float = 0.0, nesterov: bool = False, alpha: float = 0.0,
+                 momentum: float = 0.0, nesterov: bool = False, momentum_start: float = 0.5,
+                 momentum_epochs: int = 0, alpha: float = 0.0,
                  beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int = 1,
                  dtype: str = "float32", device: str = "cpu", val_fraction: float = 0.0,
                  dropout: float = 0.0, input_dropout: float = 0.0, max_norm: float | None = None,
@@ -84,6 +88,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.optimizer = optimizer
         self.momentum = momentum
         self.nesterov = nesterov
+        self.momentum_start = momentum_start
+        self.momentum_epochs = momentum_epochs
         self.alpha = alpha
         self.beta1 = beta1
         self.beta2 = beta2

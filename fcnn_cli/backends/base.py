@@ -77,8 +77,10 @@ class Backend(ABC):
                 for keep, factor in zip(self.dropout_masks, self.dropout_scales, strict=True)]
 
     @abstractmethod
-    def train_epoch(self, order: np.ndarray, lr: float) -> None:
-        """One pass of mini-batch updates over the training samples in `order`."""
+    def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
+        """One pass of mini-batch updates over the training samples in `order`, at learning
+        rate `lr` and (SGD) `momentum`: None is optimizer.momentum, the loop passes the epoch's
+        (`schedules.momentum`)."""
 
     @abstractmethod
     def evaluate(self, split: str) -> tuple[float, float | None]:

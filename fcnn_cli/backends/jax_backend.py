@@ -47,7 +47,7 @@ GradientFn = Callable[[Any, Any, Any, str, Any], Any]
 
 def _epoch(gradients: GradientFn, optimizer: optim.Optimizer, task: Task, activation: str,
            batch: int, scales: tuple[float | None, ...] | None, max_norm: float | None,
-           params: Any, opt_state: Any, x: Any, y: Any, order: Any, lr: Any,
+           params: Any, opt_state: Any, x: Any, y: Any, order: Any, lr: Any, mu: Any,
            keeps: tuple[Any, ...] = ()) -> Any:
     """One epoch of mini-batch updates over the rows of (x, y) in `order`.
 
@@ -68,7 +68,7 @@ def _epoch(gradients: GradientFn, optimizer: optim.Optimizer, task: Task, activa
         dropout = None if scales is None else [
             None if k is None else (k, f) for k, f in zip(batch_keeps, scales, strict=True)]
         grads = gradients(params, xb, tb, activation, dropout)
-        updates, opt_state = optimizer.update(grads, opt_state, params, lr, idx.shape[0])
+        updates, opt_state = optimizer.update(grads, opt_state, params, lr, idx.shape[0], mu)
         params = optim.apply_updates(params, updates)
         if max_norm is not None:
             params = regularize.max_norm(jnp, params, max_norm)
@@ -168,7 +168,7 @@ class CompiledEpochBackend(Backend):
         x_train, y_train = self._splits["train"]
         self._program("epoch", self.params, self.opt_state, x_train, y_train,
                       put(np.arange(self.data.n_train, dtype=np.int32)), self._lr(0.0),
-                      *self._keeps(all_kept=True))
+                      self._lr(0.0), *self._keeps(all_kept=True))
         for x, y in self._splits.values():
             self._program("score", self.params, x, y)
         if "test" in self._splits:  # what `fcnn train` predicts, timed
@@ -188,6 +188,8 @@ class CompiledEpochBackend(Backend):
         return (jax.device_put(tuple(masks), self._device),)
 
     def _lr(self, lr: float) -> np.ndarray:
+        """A rate (or momentum) as the epoch program's traced scalar: changing it recompiles
+        nothing."""
         return np.asarray(lr, dtype=self._dtype)
 
     def _program(self, name: str, *args: Any) -> Any:
@@ -206,15 +208,16 @@ class CompiledEpochBackend(Backend):
         return describe_device(self._device)
 
     @_x64_scope
-    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+    def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
         import jax
 
         order = jax.device_put(np.asarray(order, dtype=np.int32), self._device)
         x, y = self._splits["train"]
         if self.train_x is not self.data.x_train:  # augment.*: this epoch's images
             x = jax.device_put(self.train_x, self._device)
-        lr_array = self._lr(lr)
-        args = (self.params, self.opt_state, x, y, order, lr_array, *self._keeps())
+        mu = self.settings.optimizer.momentum if momentum is None else momentum
+        args = (self.params, self.opt_state, x, y, order, self._lr(lr), self._lr(mu),
+                *self._keeps())
         self.params, self.opt_state = self._program("epoch", *args)(*args)
 
     @_x64_scope

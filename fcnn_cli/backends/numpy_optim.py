@@ -71,6 +71,8 @@ class InPlaceOptimizer:
         self.settings, self.layout = settings, layout
         self.params, self.grads = params, grads
         self.step = 0
+        #: SGD's momentum in this epoch: the backend sets it where it rises (schedules.momentum)
+        self.momentum = settings.momentum
         self.slots: dict[str, np.ndarray] = {
             name: np.zeros_like(params) for name in self.slot_names}
         # Scratch for the L2 term and Adam's step; not needed by plain SGD without alpha.
@@ -167,11 +169,11 @@ class InPlaceSGD(InPlaceOptimizer):
             params, grads, v = self.params[chunk], self.grads[chunk], velocity[chunk]
             if s.alpha:
                 self._add_l2(lr * s.alpha / n, chunk)
-            v *= s.momentum
+            v *= self.momentum
             v -= grads  # v = mu v - lr g
             if s.nesterov:
                 params -= grads
-                np.multiply(v, s.momentum, out=grads)
+                np.multiply(v, self.momentum, out=grads)
                 params += grads  # W += mu v - lr g
             else:
                 params += v

@@ -104,8 +104,9 @@ class Estimator(ABC):
         return self._backend.batch_hook
 
     @abstractmethod
-    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
-        """One pass over the rows of (x, y), in their order, at learning rate `lr`."""
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float, momentum: float) -> None:
+        """One pass over the rows of (x, y), in their order, at learning rate `lr` and (SGD)
+        `momentum`."""
 
     @abstractmethod
     def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -129,15 +130,18 @@ class MLPEstimator(Estimator):
 
     mlp: Any
 
-    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float, momentum: float) -> None:
         mlp = self.mlp
         if hasattr(mlp, "_optimizer"):
             # The optimizer object lives across partial_fit calls; Adam recomputes its step from
             # learning_rate_init on every update, SGD uses learning_rate: set both.
             mlp._optimizer.learning_rate_init = lr
             mlp._optimizer.learning_rate = lr
-        else:
-            mlp.set_params(learning_rate_init=lr)  # first epoch: the optimizer is built from it
+            if hasattr(mlp._optimizer, "momentum"):  # SGDOptimizer reads it at every update
+                mlp._optimizer.momentum = momentum
+        else:  # first epoch: the optimizer is built from these
+            mlp.set_params(learning_rate_init=lr,
+                           **({"momentum": momentum} if mlp.solver == "sgd" else {}))
         if self.batch_hook is None:
             self._partial_fit(x, y)
             return
@@ -262,7 +266,8 @@ class SGDLogReg(Estimator):
         self.sgd.coef_ = np.ascontiguousarray(w.T)
         self.sgd.intercept_ = b.copy()
 
-    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float) -> None:
+    def fit_epoch(self, x: np.ndarray, y: np.ndarray, lr: float, momentum: float) -> None:
+        del momentum  # plain SGD only (validate: momentum 0 with task=logreg)
         self.sgd.eta0 = lr  # read at every partial_fit: the loop's annealed rate
         self.sgd.partial_fit(x, y, classes=np.arange(2))
 
@@ -302,7 +307,7 @@ class SklearnBackend(Backend):
         self._diverged = False
         self._epochs = 0  # epochs trained (or restored), for the optimizer's update count
 
-    def train_epoch(self, order: np.ndarray, lr: float) -> None:
+    def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
         self._epochs += 1
         if self._diverged:
             return
@@ -310,7 +315,8 @@ class SklearnBackend(Backend):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # overflow while diverging
-                self.estimator.fit_epoch(x, y, lr)
+                self.estimator.fit_epoch(x, y, lr, self.settings.optimizer.momentum
+                                         if momentum is None else momentum)
         except ValueError:
             # scikit-learn refuses to finish an update that leaves non-finite weights; that is
             # divergence, which the loop reports from the (non-finite) training loss.

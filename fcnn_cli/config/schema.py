@@ -338,6 +338,12 @@ def _keys() -> Iterator[Key]:
               "(0: plain SGD)", low=0, high=1, high_open=True, group="optimizer", apps=both)
     yield Key("optimizer.nesterov", "boolean", False, "sgd: Nesterov's momentum",
               group="optimizer", apps=both)
+    yield Key("optimizer.momentum_start", "number", 0.5, "sgd: the first epoch's momentum when "
+              "optimizer.momentum_epochs > 0 (it rises linearly to optimizer.momentum)", low=0,
+              high=1, high_open=True, group="optimizer", apps=both)
+    yield Key("optimizer.momentum_epochs", "integer", 0, "sgd: epochs over which the momentum "
+              "rises from optimizer.momentum_start to optimizer.momentum (0: constant)", low=0,
+              group="optimizer", apps=both)
     yield Key("optimizer.alpha", "number", 0.0, "L2 penalty: weight gradients gain alpha W / "
               "batch rows (MLPClassifier's)", low=0, group="optimizer", apps=both)
     yield Key("optimizer.beta1", "number", 0.9, "adam: decay of the first moment", low=0, high=1,

@@ -22,6 +22,8 @@ class OptimizerSettings:
     name: str = default("optimizer.name")
     momentum: float = default("optimizer.momentum")
     nesterov: bool = default("optimizer.nesterov")
+    momentum_start: float = default("optimizer.momentum_start")
+    momentum_epochs: int = default("optimizer.momentum_epochs")
     alpha: float = default("optimizer.alpha")
     beta1: float = default("optimizer.beta1")
     beta2: float = default("optimizer.beta2")

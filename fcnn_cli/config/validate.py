@@ -47,9 +47,17 @@ def _optimizer(cfg: Any, backend: str) -> OptimizerSettings:
     allowed = BACKENDS[backend].optimizers
     if name not in allowed:  # what this backend supports, as its registry entry declares
         raise UsageError("optimizer", f"must be one of {', '.join(allowed)}; got {name!r}")
-    return OptimizerSettings(name=name, **{
+    settings = OptimizerSettings(name=name, **{
         field: value(cfg, f"optimizer.{field}")
-        for field in ("momentum", "nesterov", "alpha", "beta1", "beta2", "epsilon")})
+        for field in ("momentum", "nesterov", "momentum_start", "momentum_epochs", "alpha",
+                      "beta1", "beta2", "epsilon")})
+    if settings.momentum_epochs and (name != "sgd" or not settings.momentum):
+        # A ramp to nothing would train as plain SGD (or Adam) and say otherwise in the record.
+        raise UsageError("optimizer.momentum_epochs", "the momentum rises to optimizer.momentum "
+                                                      "over these epochs: it needs optimizer=sgd "
+                                                      "with optimizer.momentum > 0; got "
+                                                      f"{settings.momentum_epochs}")
+    return settings
 
 
 def _probe(cfg: Any) -> ProbeSettings | None:

@@ -5,6 +5,7 @@ In optax's shape: an optimizer is an `(init, update)` pair.
     opt = build(settings.optimizer, xp)
     state = opt.init(params)
     updates, state = opt.update(grads, state, params, lr, n)   # n: rows in this batch
+    updates, state = opt.update(grads, state, params, lr, n, mu)   # SGD at momentum mu
     params = apply_updates(params, updates)
 
 `grads` are the mean gradients of the data loss over the batch, as (dW, db) pairs like `params`.
@@ -65,7 +66,7 @@ class Optimizer(NamedTuple):
     """An `(init, update)` pair; `slots` names the buffers its state keeps."""
 
     init: Callable[[Params], OptState]
-    update: Callable[[Params, OptState, Params, Any, int], tuple[Params, OptState]]
+    update: Callable[..., tuple[Params, OptState]]
     slots: tuple[str, ...]
 
 
@@ -86,6 +87,8 @@ def describe(settings: Any) -> str:
     momentum = get("momentum", 0) or 0
     if name == "sgd" and momentum:
         name += f" {'nesterov' if get('nesterov', False) else 'momentum'} {momentum:g}"
+        if get("momentum_epochs", 0):
+            name += f" (from {get('momentum_start', 0.5):g} over {get('momentum_epochs'):g} epochs)"
     alpha = get("alpha", 0) or 0
     return f"{name} alpha {alpha:g}" if alpha else name
 
@@ -120,13 +123,16 @@ def sgd(xp: Any, momentum: float = 0.0, nesterov: bool = False, alpha: float = 0
     """Mini-batch SGD, with momentum or Nesterov momentum as scikit-learn's SGDOptimizer."""
     slots = SLOTS["momentum" if momentum > 0 else "sgd"]
 
-    def update(grads: Params, state: OptState, params: Params, lr: Any, n: int
-               ) -> tuple[Params, OptState]:
+    def update(grads: Params, state: OptState, params: Params, lr: Any, n: int,
+               mu: Any = None) -> tuple[Params, OptState]:
+        # mu: this step's momentum where it changes over training (schedules.momentum), else
+        # the constant given to sgd()
+        mu = momentum if mu is None else mu
         grads = add_l2(grads, params, alpha, n)
         if not slots:
             return _map(lambda g: -lr * g, grads), OptState(state.step + 1, {})
-        velocity = _map(lambda v, g: momentum * v - lr * g, state.slots["velocity"], grads)
-        updates = _map(lambda v, g: momentum * v - lr * g, velocity, grads) if nesterov else velocity
+        velocity = _map(lambda v, g: mu * v - lr * g, state.slots["velocity"], grads)
+        updates = _map(lambda v, g: mu * v - lr * g, velocity, grads) if nesterov else velocity
         return updates, OptState(state.step + 1, {"velocity": velocity})
 
     return Optimizer(_init(xp, slots), update, slots)
@@ -142,8 +148,9 @@ def adam(xp: Any, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-
     """
     slots = SLOTS["adam"]
 
-    def update(grads: Params, state: OptState, params: Params, lr: Any, n: int
-               ) -> tuple[Params, OptState]:
+    def update(grads: Params, state: OptState, params: Params, lr: Any, n: int,
+               mu: Any = None) -> tuple[Params, OptState]:
+        del mu  # Adam keeps no momentum to vary
         grads = add_l2(grads, params, alpha, n)
         step = state.step + 1
         t = step.astype(grads[0][0].dtype)  # the corrections in the parameters' precision

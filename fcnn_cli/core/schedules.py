@@ -20,6 +20,10 @@ Exponential is computed as the loop always computed it, one multiplication per e
 (`lr * a * a ...`, not `lr * a**(k-1)`, which may differ in the last bit), so every existing run
 trains at the very same rates. Being a function of the epoch, a schedule needs nothing in a
 checkpoint: a resumed run computes the rates the uninterrupted one used.
+
+SGD's momentum may rise the same way (`momentum(settings, epoch)`), as Srivastava et al. 2014
+raise it from 0.5 to its final value: over `optimizer.momentum_epochs` epochs E, epoch e (1..E)
+trains at start + (momentum - start) (e - 1) / E, and every later epoch at `optimizer.momentum`.
 """
 
 from __future__ import annotations
@@ -61,3 +65,12 @@ def rate(s: Settings, epoch: int) -> float:
     if epoch <= warmup:
         return s.lr * epoch / (warmup + 1)
     return SCHEDULES[s.schedule.name](s, epoch - warmup, max(1, s.max_epochs - warmup))
+
+
+def momentum(s: Settings, epoch: int) -> float:
+    """SGD's momentum in epoch `epoch` (1 = the first): optimizer.momentum, after the rise from
+    optimizer.momentum_start over optimizer.momentum_epochs epochs when that is > 0."""
+    opt = s.optimizer
+    if epoch > opt.momentum_epochs:
+        return opt.momentum
+    return opt.momentum_start + (opt.momentum - opt.momentum_start) * (epoch - 1) / opt.momentum_epochs

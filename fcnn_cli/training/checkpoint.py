@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fcnn_cli import atomic
-from fcnn_cli.config.settings import ScheduleSettings
+from fcnn_cli.config.settings import OptimizerSettings, ScheduleSettings
 from fcnn_cli.core import optim
 from fcnn_cli.training import early_stopping, loop
 
@@ -94,6 +94,17 @@ def run_record(settings: Settings, data: Dataset) -> dict[str, Any]:
 #: The run record's keys that checkpoints of older fcnn versions lack, with the value that such
 #: a run had: it trained the same way, and may be resumed.
 LEGACY = {"schedule": asdict(ScheduleSettings()), "early_stopping": None}
+#: The same within a block of the record: the optimizer's keys added since (the momentum's rise).
+LEGACY_FIELDS = {"optimizer": {"momentum_start": OptimizerSettings.momentum_start,
+                               "momentum_epochs": 0}}
+
+
+def _saved(saved: dict[str, Any], key: str) -> Any:
+    """The record's `key` as a checkpoint of any fcnn version holds it, older ones completed."""
+    value = saved.get(key, LEGACY.get(key))
+    if isinstance(value, dict) and key in LEGACY_FIELDS:
+        return {**LEGACY_FIELDS[key], **value}
+    return value
 
 
 def _text(value: Any) -> np.ndarray:
@@ -220,8 +231,8 @@ def differences(checkpoint: Checkpoint, run: dict[str, Any]) -> list[str]:
     """How the run that wrote `checkpoint` differs from `run` (a `run_record`): 'key: saved X,
     now Y' for each key."""
     saved = checkpoint.run
-    return [f"{key}: saved {saved.get(key, LEGACY.get(key))!r}, now {value!r}"
-            for key, value in run.items() if saved.get(key, LEGACY.get(key)) != value]
+    return [f"{key}: saved {_saved(saved, key)!r}, now {value!r}"
+            for key, value in run.items() if _saved(saved, key) != value]
 
 
 def restore(checkpoint: Checkpoint, backend: Backend, settings: Settings) -> loop.LoopState:

@@ -210,7 +210,7 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
             backend.set_dropout_masks(regularize.draw_masks(
                 settings.seed, epoch, backend.data.n_train, backend.task.sizes(),
                 backend.dropout_rates))
-        backend.train_epoch(order, lr)
+        backend.train_epoch(order, lr, schedules.momentum(settings, epoch))
         train_loss, train_acc = backend.evaluate("train")  # curves C and A
         seconds = time.perf_counter() - start_time  # a JAX epoch has ended once it is scored
         history.fit_seconds += seconds

@@ -75,6 +75,9 @@ KEYS: dict[str, Key] = {
     "optimizer.name": Key("choice", st.just("sgd"), ("optimizer",)),
     "optimizer.momentum": Key("number", st.just(0.0), ("optimizer",)),
     "optimizer.nesterov": Key("boolean", st.booleans(), ("optimizer",)),
+    "optimizer.momentum_start": Key("number", st.floats(0.0, 0.99), ("optimizer",)),
+    # a rise needs momentum > 0, which the draws keep at 0 (task=logreg on sklearn refuses it)
+    "optimizer.momentum_epochs": Key("integer", st.just(0), ("optimizer",)),
     "optimizer.alpha": Key("number", st.just(0.0), ("optimizer",)),
     "optimizer.beta1": Key("number", st.floats(0.0, 0.99), ("optimizer",)),
     "optimizer.beta2": Key("number", st.floats(0.0, 0.999), ("optimizer",)),

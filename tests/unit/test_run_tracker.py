@@ -22,9 +22,9 @@ def test_loop_callbacks_see_each_epoch_as_it_ends():
     events: list = []
     train_epoch = backend.train_epoch
 
-    def recording_train_epoch(order, lr):
+    def recording_train_epoch(order, lr, momentum=None):
         events.append("train")
-        return train_epoch(order, lr)
+        return train_epoch(order, lr, momentum)
 
     backend.train_epoch = recording_train_epoch
 

@@ -73,7 +73,7 @@ def test_every_backend_trains_at_the_scheduled_rate_and_the_curves_record_it(bac
     seen = []
     model = backends.create(s, data)
     train_epoch = model.train_epoch
-    model.train_epoch = lambda order, lr: (seen.append(lr), train_epoch(order, lr))
+    model.train_epoch = lambda order, lr, momentum=None: (seen.append(lr), train_epoch(order, lr, momentum))
     history = loop.run(model, s)
     assert seen == _rates(s) == [r.lr for r in history.records]
     assert seen[0] == 0.05 and seen[1] == 0.1
