@@ -275,3 +275,15 @@ def test_runs_on_other_blas_threads_or_kernels_get_those_columns(tmp_path, fcnn_
     assert "blas_kernel" in swept_keys(runs)
     assert "blas" not in swept_keys(runs)
     assert "blas_threads" not in settings_of(runs[-1])
+
+
+def test_annealing_is_shown_only_where_the_schedule_uses_it(tmp_path):
+    """Under a cosine or step schedule `annealing` changes no rate: no value, so no column and
+    nothing in the title (the record's figure said 'anneal 0.9' over cosine runs)."""
+    exponential = read_run(_fake_run(tmp_path / "exp", dropout=0.1, shift=0, seed=1, test_acc=0.9))
+    default = read_run(_fake_run(tmp_path / "old", dropout=0.1, shift=0, seed=1, test_acc=0.9,
+                                 schedule={"name": "exponential"}))
+    cosine = read_run(_fake_run(tmp_path / "cos", dropout=0.1, shift=0, seed=1, test_acc=0.9,
+                                schedule={"name": "cosine", "min_lr": 0.0}))
+    assert exponential.row["annealing"] == default.row["annealing"] == 0.9
+    assert cosine.row["annealing"] is None

@@ -134,6 +134,9 @@ def read_run(path: Path) -> Run:
     epochs = source.get("epochs_completed")
     fit_seconds = _number(source.get("fit_seconds"))
     optimizer = _get(config, "optimizer")
+    # `annealing` sets the rates of the exponential schedule only (the default, and all there
+    # was before schedule.*): under cosine or step it would be a setting that did nothing.
+    annealed = (_get(config, "schedule", "name") or "exponential") == "exponential"
     run.row = {
         "backend": source.get("backend") or _get(config, "backend", "name"),
         "task": source.get("task") or _get(config, "task", "name"),
@@ -142,7 +145,8 @@ def read_run(path: Path) -> Run:
             None if struct is None else str(struct)),
         "optimizer": _optimizer_text(optimizer, source.get("optimizer")),
         "lr": _number(source.get("lr", _get(config, "lr"))),
-        "annealing": _number(source.get("annealing", _get(config, "annealing"))),
+        "annealing": _number(source.get("annealing", _get(config, "annealing")))
+        if annealed else None,
         "batch_size": source.get("batch_size", _get(config, "batch_size")),
         "epochs": epochs,
         "max_epochs": source.get("max_epochs", _get(config, "max_epochs")),
