@@ -76,6 +76,10 @@ class Backend(ABC):
         return [None if keep is None else (keep[rows], factor)
                 for keep, factor in zip(self.dropout_masks, self.dropout_scales, strict=True)]
 
+    def epoch_momentum(self, momentum: float | None) -> float:
+        """The momentum `train_epoch` was given, or optimizer.momentum for None."""
+        return self.settings.optimizer.momentum if momentum is None else momentum
+
     @abstractmethod
     def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
         """One pass of mini-batch updates over the training samples in `order`, at learning

@@ -215,8 +215,8 @@ class CompiledEpochBackend(Backend):
         x, y = self._splits["train"]
         if self.train_x is not self.data.x_train:  # augment.*: this epoch's images
             x = jax.device_put(self.train_x, self._device)
-        mu = self.settings.optimizer.momentum if momentum is None else momentum
-        args = (self.params, self.opt_state, x, y, order, self._lr(lr), self._lr(mu),
+        args = (self.params, self.opt_state, x, y, order, self._lr(lr),
+                self._lr(self.epoch_momentum(momentum)),
                 *self._keeps())
         self.params, self.opt_state = self._program("epoch", *args)(*args)
 

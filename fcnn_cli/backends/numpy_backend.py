@@ -123,7 +123,7 @@ class NumpyBackend(Backend):
             regularize.max_norm_inplace(self.params, self._max_norm)
 
     def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
-        self._optimizer.momentum = self.settings.optimizer.momentum if momentum is None else momentum
+        self._optimizer.momentum = self.epoch_momentum(momentum)
         batch = self.settings.batch_size
         # A diverging run overflows; the loop detects that from the loss and stops cleanly.
         # Subnormals are flushed to zero, as XLA does on the CPU (fpenv: Adam's decaying moments

@@ -315,8 +315,7 @@ class SklearnBackend(Backend):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # overflow while diverging
-                self.estimator.fit_epoch(x, y, lr, self.settings.optimizer.momentum
-                                         if momentum is None else momentum)
+                self.estimator.fit_epoch(x, y, lr, self.epoch_momentum(momentum))
         except ValueError:
             # scikit-learn refuses to finish an update that leaves non-finite weights; that is
             # divergence, which the loop reports from the (non-finite) training loss.
