@@ -91,6 +91,12 @@ def suggestion(name: str, app: str = TRAIN) -> str | None:
 
 def no_such_setting(name: str, app: str = TRAIN) -> str:
     """The one-line message for a key fcnn does not read."""
+    key = KEYS.get(name)
+    if key is not None and key.group is not None and app in key.apps:
+        # A real key that the chosen group option does not set (optimizer.momentum with
+        # optimizer=adam): "did you mean" would name the key itself.
+        return (f"not a setting of the {key.group} chosen; it is read with another "
+                f"{key.group}=OPTION ({key.meaning})")
     hint = suggestion(name, app)
     did_you_mean = f"did you mean {hint}? " if hint else ""
     return (f"no such setting; {did_you_mean}(`fcnn {app} --help` lists every key; keys of your "

@@ -84,3 +84,10 @@ def test_check_known_takes_every_declared_key():
 def test_did_you_mean():
     assert did_you_mean("trian", ["train", "bench"]) == "did you mean train? "
     assert did_you_mean("zzz", ["train", "bench"]) == ""
+
+
+def test_a_key_of_another_group_option_is_named_so_not_suggested_as_itself():
+    message = suggest.no_such_setting("optimizer.momentum")  # given with optimizer=adam
+    assert message.startswith("not a setting of the optimizer chosen; it is read with another "
+                              "optimizer=OPTION (sgd: momentum")
+    assert "did you mean" not in message
