@@ -73,6 +73,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                  beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int = 1,
                  dtype: str = "float32", device: str = "cpu", val_fraction: float = 0.0,
                  dropout: float = 0.0, input_dropout: float = 0.0, max_norm: float | None = None,
+                 label_smoothing: float = 0.0,
                  schedule: str = "exponential", schedule_every: int = 10,
                  schedule_factor: float = 0.5, min_lr: float = 0.0, warmup_epochs: int = 0,
                  patience: int | None = None, min_delta: float = 1e-4, restore_best: bool = True,
@@ -101,6 +102,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.max_norm = max_norm
+        self.label_smoothing = label_smoothing
         self.schedule = schedule
         self.schedule_every = schedule_every
         self.schedule_factor = schedule_factor

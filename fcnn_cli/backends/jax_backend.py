@@ -64,7 +64,7 @@ def _epoch(gradients: GradientFn, optimizer: optim.Optimizer, task: Task, activa
         idx, batch_keeps = batch_rows
         # `order` is a permutation of the rows, so the gather may skip bounds handling.
         xb = x.at[idx].get(mode="promise_in_bounds")
-        tb = task.targets(jnp, xb, y.at[idx].get(mode="promise_in_bounds"))
+        tb = task.train_targets(jnp, xb, y.at[idx].get(mode="promise_in_bounds"))
         dropout = None if scales is None else [
             None if k is None else (k, f) for k, f in zip(batch_keeps, scales, strict=True)]
         grads = gradients(params, xb, tb, activation, dropout)

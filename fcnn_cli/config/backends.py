@@ -19,7 +19,8 @@ class BackendSpec:
     #: rows scored at once when a whole split is evaluated (None: all of them), for the memory
     #: estimate made before a run starts (fcnn_cli.config.memory)
     eval_rows: int | None = None
-    #: trains with dropout and max-norm (written by hand; scikit-learn's MLPs have neither)
+    #: trains with dropout, max-norm and label smoothing (written by hand; scikit-learn's MLPs
+    #: have none of them)
     regularizers: bool = True
 
 

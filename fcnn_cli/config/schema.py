@@ -281,6 +281,10 @@ def _keys() -> Iterator[Key]:
     yield Key("max_norm", "number", None, "after every update, each hidden unit's incoming "
               "weight vector is scaled down to at most this L2 norm; null = unbounded; not with "
               "backend=sklearn", low=0, low_open=True, nullable=True)
+    yield Key("label_smoothing", "number", 0.0, "task=classify: train on the targets (1-e) "
+              "one-hot + e/K (K classes) in place of the one-hot (Szegedy et al. 2016); losses "
+              "and accuracies are still scored on the plain labels; 0 = none; not with "
+              "backend=sklearn", low=0, high=1, high_open=True)
     yield Key("augment.shift", "integer", 0, "train every epoch on copies of the images shifted "
               "by up to this many pixels each way (uniform, seeded, zero padding); image datasets "
               "only, never the validation or test set; 0 = none", low=0, high=27)

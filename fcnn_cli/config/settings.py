@@ -127,3 +127,5 @@ class Settings:
     dropout_input: float = default("dropout.input")
     #: max_norm: each hidden unit's incoming weights kept to this L2 norm (None: unbounded)
     max_norm: float | None = default("max_norm")
+    #: label_smoothing: a classifier's training targets (1-e) one-hot + e/K (0: one-hot)
+    label_smoothing: float = default("label_smoothing")

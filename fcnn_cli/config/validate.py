@@ -150,6 +150,19 @@ def _regularizers(cfg: Any, backend: str, struct: list[int]) -> dict[str, Any]:
     return found
 
 
+def _label_smoothing(cfg: Any, backend: str, task: str) -> float:
+    """label_smoothing: a classifier's, on a backend that builds its own targets."""
+    smoothing = value(cfg, "label_smoothing")
+    if smoothing and task != "classify":
+        raise UsageError("label_smoothing", f"smooths a classifier's one-hot targets: "
+                                            f"task={task} has none (label_smoothing=0)")
+    if smoothing and not BACKENDS[backend].regularizers:
+        others = ", ".join(n for n, spec in BACKENDS.items() if spec.regularizers)
+        raise UsageError("label_smoothing", f"backend={backend} trains on one-hot targets "
+                                            f"(scikit-learn's MLPs have no smoothing): use {others}")
+    return smoothing
+
+
 def check_device(device: Any, backend: str) -> str:
     """`device` checked against `backend`: gpu needs a GPU backend and a GPU JAX can see."""
     device = KEYS["device.name"].check(device, "device")
@@ -229,6 +242,7 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         resume=value(cfg, "resume"), checkpoint_every_s=value(cfg, "checkpoint.every_s"),
         schedule=schedule, early_stopping=_early_stopping(cfg, value(cfg, "val_fraction")),
         augment_shift=_augment_shift(cfg, dataset), distortion=_distortion(cfg, dataset),
+        label_smoothing=_label_smoothing(cfg, backend, task),
         **_regularizers(cfg, backend, struct),
     )
     check_memory(settings, data_shape)

@@ -50,6 +50,8 @@ class Task:
     n_inputs: int
     n_outputs: int
     struct: tuple[int, ...]
+    #: label_smoothing: a classifier's training targets are (1-e) one-hot + e/K (0: one-hot)
+    label_smoothing: float = 0.0
 
     name: ClassVar[str] = "task"
     #: what curve C is, for plots and tables
@@ -81,6 +83,10 @@ class Task:
     def targets(self, xp: Any, x: Any, y: Any) -> Any:
         """The targets T of the rows `x` with labels `y`, shaped like the output layer."""
         raise NotImplementedError
+
+    def train_targets(self, xp: Any, x: Any, y: Any) -> Any:
+        """The targets the net is trained on: `targets`, unless a task smooths them."""
+        return self.targets(xp, x, y)
 
     def output(self, xp: Any, a: Any) -> Any:
         """The output layer's function of the logits `a`."""
@@ -130,8 +136,9 @@ class Task:
 
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:
-        """`output_error` written into `out` (the numpy backend's preallocated buffer)."""
-        np.subtract(self.output(np, a), self.targets(np, x, y), out=out)
+        """`output_error` against the training targets, written into `out` (the numpy
+        backend's preallocated buffer)."""
+        np.subtract(self.output(np, a), self.train_targets(np, x, y), out=out)
 
     #: figures a run of this task gets beyond its curves, by name (fcnn_cli.runs.figures
     #: draws them)
@@ -149,7 +156,7 @@ class Classify(Task):
         if data.n_classes < 2:
             raise UsageError("dataset.classes", "task=classify needs at least two classes; got "
                                                 f"{list(data.classes)}")
-        return cls(data.n_features, data.n_classes, settings.struct)
+        return cls(data.n_features, data.n_classes, settings.struct, settings.label_smoothing)
 
     def code_layer(self) -> int:
         # A classifier's "code" is its bottleneck: the narrowest hidden layer (the first of
@@ -162,6 +169,12 @@ class Classify(Task):
 
     def targets(self, xp: Any, x: Any, y: Any) -> Any:
         return (y[:, None] == xp.arange(self.n_outputs)).astype(x.dtype)  # one-hot
+
+    def train_targets(self, xp: Any, x: Any, y: Any) -> Any:
+        # optax.smooth_labels' formula: the one-hot's mass e spread evenly over the K classes.
+        t = self.targets(xp, x, y)
+        e = self.label_smoothing
+        return t if not e else t * (1.0 - e) + e / self.n_outputs
 
     def output(self, xp: Any, a: Any) -> Any:
         return model.softmax(xp, a)
@@ -180,11 +193,14 @@ class Classify(Task):
 
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:
-        # softmax(a) - one_hot(y) without forming the one-hot matrix.
+        # softmax(a) - T without forming T: T is (1-e) at the label and e/K everywhere.
         np.subtract(a, a.max(axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
-        out[np.arange(out.shape[0]), y] -= 1.0
+        e = self.label_smoothing
+        out[np.arange(out.shape[0]), y] -= 1.0 - e
+        if e:
+            out -= e / self.n_outputs
 
 
 class LogReg(Task):

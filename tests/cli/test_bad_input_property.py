@@ -113,6 +113,7 @@ KEYS: dict[str, Key] = {
     "dropout.hidden": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
     "dropout.input": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
     "max_norm": Key("number", st.sampled_from([None, 1.0, 3.5]), ("backend",)),
+    "label_smoothing": Key("number", st.sampled_from([0.0, 0.1]), ("backend", "task")),
     # Groups: valid options that stay fast on top of BASE. mnist and fashion would fetch or
     # load 60,000 images, and the Optuna searches run many trials: only bad values for those.
     "backend": Key("group", st.sampled_from(["numpy", "sklearn", "jax", "jax-grad"])),
