@@ -193,7 +193,7 @@ class Classify(Task):
 
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:
-        # softmax(a) - T without forming T: T is (1-e) at the label and e/K everywhere.
+        # softmax(a) - T without forming T: T is 1-e at the label, plus e/K everywhere.
         np.subtract(a, a.max(axis=1, keepdims=True), out=out)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
