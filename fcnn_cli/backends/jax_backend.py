@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fcnn_cli.backends import jax_cache
 from fcnn_cli.backends.base import Backend, Params, check_state
 from fcnn_cli.core import model, optim, regularize
 from fcnn_cli.devices import describe_device, resolve_device
@@ -138,6 +139,7 @@ class CompiledEpochBackend(Backend):
     def _setup(self) -> None:
         import jax
 
+        jax_cache.enable()  # before anything is compiled
         self._device = resolve_device(self.settings.device)
         put = functools.partial(jax.device_put, device=self._device)
         self._dtype = np.dtype(self.settings.dtype)
