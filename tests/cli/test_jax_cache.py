@@ -54,3 +54,12 @@ def test_the_directory_names_this_cpu(tmp_path, monkeypatch):
     tag = jax_cache.cpu_tag()
     assert tag == jax_cache.cpu_tag() and tag.startswith(os.uname().machine)
     assert jax_cache.cache_dir() == tmp_path / "jax" / tag
+
+
+def test_the_bench_times_compiling_not_reading_the_cache(tmp_path):
+    result = run_fcnn("bench", "repeats=2", "warmup=1", "dataset=digits", "backends=[jax]",
+                      "predict_repeats=1", "floor_repeats=1", "floor_matmul_size=256",
+                      f"hydra.run.dir={tmp_path / 'bench'}",
+                      env={"FCNN_DATA_DIR": str(tmp_path / "data"), "JAX_COMPILATION_CACHE_DIR": ""})
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data" / "jax").exists()

@@ -201,6 +201,9 @@ def bench(cfg: Any, run_dir: Path, progress: Progress = lambda _: None) -> dict[
     from fcnn_cli.data import datasets
     from fcnn_cli.runs import record
     from fcnn_cli.runs.layout import BENCH
+    # Compile times are compiling: JAX's persistent cache (backends/jax_cache.py) would make
+    # every run after the warm-up read its programs from disk instead.
+    os.environ["FCNN_JAX_CACHE"] = "0"
     chosen, counts = _check(cfg)
     jobs = []  # per backend: the job's Settings, after plain SGD's when that is the reference
     for name in chosen:  # every setting checked up front
