@@ -68,8 +68,14 @@ def enable() -> Path | None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError:  # a read-only home: compile every time, as without the cache
         return None
+    import warnings
+
     import jax
 
+    # An entry cut short (its writer killed, a full disk) is compiled afresh, to the same bits,
+    # and JAX never rewrites it: its warning would come back on every run, with nothing for the
+    # user to do but delete the directory (docs/reference/run-directory.md says so).
+    warnings.filterwarnings("ignore", message="Error reading persistent compilation cache entry")
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -43,6 +43,17 @@ def test_a_second_run_reads_its_programs_and_ends_on_the_same_bits(tmp_path):
     assert not (tmp_path / "data-off" / "jax").exists()
 
 
+def test_a_damaged_entry_is_compiled_afresh_without_a_word(tmp_path):
+    data = tmp_path / "data"
+    first = _train(tmp_path / "one", data)
+    (epoch,) = (data / "jax").rglob("jit__epoch*-cache")
+    epoch.write_bytes(epoch.read_bytes()[:100])  # its writer killed half-way
+    result = run_fcnn(*RUN, f"hydra.run.dir={tmp_path / 'two'}",
+                      env={"FCNN_DATA_DIR": str(data), "JAX_COMPILATION_CACHE_DIR": ""})
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
+    assert (tmp_path / "two" / "model.npz").read_bytes() == first
+
+
 def test_the_users_own_cache_directory_is_left_to_jax(tmp_path):
     own = tmp_path / "own"
     _train(tmp_path / "run", tmp_path / "data", JAX_COMPILATION_CACHE_DIR=str(own))
