@@ -154,7 +154,7 @@ def _label_smoothing(cfg: Any, backend: str, task: str) -> float:
     """label_smoothing: a classifier's, on a backend that builds its own targets."""
     smoothing = value(cfg, "label_smoothing")
     if smoothing and task != "classify":
-        raise UsageError("label_smoothing", f"smooths a classifier's one-hot targets: "
+        raise UsageError("label_smoothing", "smooths a classifier's one-hot targets: "
                                             f"task={task} has none (label_smoothing=0)")
     if smoothing and not BACKENDS[backend].regularizers:
         others = ", ".join(n for n, spec in BACKENDS.items() if spec.regularizers)
