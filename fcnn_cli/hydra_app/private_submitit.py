@@ -33,7 +33,8 @@ def timeout_of(delayed: Any) -> tuple[float, int]:
 
 
 def requeue_job(env: Any, countdown: int) -> None:
-    """Requeue this job (`scontrol requeue`; the local executor restarts it)."""
+    """Requeue this job of submitit's local executor: the job exits, and its controller starts it
+    again. (On SLURM, fcnn runs `scontrol requeue` itself: slurm.requeue.requeue_by_scontrol.)"""
     env._requeue(countdown)
 
 

@@ -9,8 +9,8 @@ after the current epoch and writes the checkpoint of that last epoch; then:
 
 - SIGUSR2 (the time limit is near, or a cluster's preemption warning): the job requeues itself
   as submitit would (the launcher's `checkpoint`, the countdown of `max_num_timeout` requeues,
-  `scontrol requeue`; submitit's local executor restarts it). Out of requeues, it is failed with
-  that reason, its checkpoint kept.
+  `scontrol requeue`, which SLURM's stop of the job must not break: requeue_by_scontrol; submitit's
+  local executor restarts it). Out of requeues, it is failed with that reason, its checkpoint kept.
 - SIGTERM (`scontrol requeue`, preemption, `scancel`): the job leaves without a result. SLURM
   either runs it again (requeue, preemption), and it resumes, or ends it (cancel), and the
   launcher records it as failed (fcnn_cli.hydra_app.slurm.launcher).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -139,5 +140,39 @@ def _requeue_after_warning(launcher: Any, env: Any, run_dir: Path, count: int, s
     print(f"fcnn: job {env.job_id} got the time-limit warning (SIG{env.USR_SIG}): stopped after epoch "
           f"{metrics.get('epochs_completed')}, checkpoint kept; requeued ({countdown} more "
           f"allowed)", file=sys.stderr, flush=True)
-    requeue_job(env, countdown)  # `scontrol requeue`; submitit's local executor exits to restart it
+    if env.cluster == "slurm":
+        requeue_by_scontrol(env.job_id)
+    else:
+        requeue_job(env, countdown)  # submitit's local executor: exits for its controller to restart it
     raise SystemExit(-1)  # no result: the launcher waits for the requeued job
+
+
+def requeue_by_scontrol(job_id: str) -> None:
+    """`scontrol requeue JOB_ID` from inside that job, as submitit's SlurmJobEnvironment._requeue
+    runs it, safe against the job's own stop.
+
+    SLURM carries out the requeue by sending SIGTERM to every process of the job, scontrol among
+    them, and on a loaded machine that can come before slurmctld's reply reaches scontrol: submitit's
+    `check_call` then raised CalledProcessError, and the job was recorded as failed although SLURM
+    ran it again (seen once in CI). So scontrol starts with SIGTERM blocked and ends once answered.
+    If it is killed all the same (SIGKILL, KillWait after the SIGTERM), SLURM is stopping this job,
+    requeued or at its time limit: the job leaves without a result, as on SIGTERM, and the launcher
+    waits for its next start or records how SLURM ended it. Any other failure of scontrol is raised.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited through exec
+    try:
+        proc = subprocess.Popen(["scontrol", "requeue", job_id], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    try:
+        output, _ = proc.communicate(timeout=60)  # submitit's limit
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    if proc.returncode < 0:
+        print(f"fcnn: job {job_id}: scontrol requeue was stopped by "
+              f"{signal.Signals(-proc.returncode).name}, as SLURM stops this job; SLURM decides "
+              f"whether it starts again", file=sys.stderr, flush=True)
+    elif proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, output)
