@@ -34,6 +34,7 @@ NESTED = {"backend": ("backend", "name"), "device": ("device", "name"),
           "beta1": ("optimizer", "beta1"), "beta2": ("optimizer", "beta2"),
           "epsilon": ("optimizer", "epsilon"),
           "dropout": ("dropout", "hidden"), "input_dropout": ("dropout", "input"),
+          "dropout_noise": ("dropout", "noise"),
           "schedule": ("schedule", "name"), "schedule_every": ("schedule", "every"),
           "schedule_factor": ("schedule", "factor"), "min_lr": ("schedule", "min_lr"),
           "warmup_epochs": ("schedule", "warmup_epochs"),
@@ -48,7 +49,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters are `fcnn train`'s config keys, with its defaults (docs/reference/config.md);
     nested keys go flat: `momentum_start` and `momentum_epochs` (optimizer.*: the momentum's
-    rise), `dropout` (dropout.hidden), `input_dropout`, `schedule` (schedule.name),
+    rise), `dropout` (dropout.hidden), `input_dropout`, `dropout_noise`, `schedule` (schedule.name),
     `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
     `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
     early_stopping=True), `min_delta` (its tol) and `restore_best`. `threads` holds the BLAS to
@@ -72,7 +73,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                  momentum_epochs: int = 0, alpha: float = 0.0,
                  beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int = 1,
                  dtype: str = "float32", device: str = "cpu", val_fraction: float = 0.0,
-                 dropout: float = 0.0, input_dropout: float = 0.0, max_norm: float | None = None,
+                 dropout: float = 0.0, input_dropout: float = 0.0, dropout_noise: str = "bernoulli",
+                 max_norm: float | None = None,
                  label_smoothing: float = 0.0,
                  schedule: str = "exponential", schedule_every: int = 10,
                  schedule_factor: float = 0.5, min_lr: float = 0.0, warmup_epochs: int = 0,
@@ -101,6 +103,7 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.val_fraction = val_fraction
         self.dropout = dropout
         self.input_dropout = input_dropout
+        self.dropout_noise = dropout_noise
         self.max_norm = max_norm
         self.label_smoothing = label_smoothing
         self.schedule = schedule

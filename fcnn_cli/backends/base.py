@@ -43,9 +43,9 @@ class Backend(ABC):
         #: keeps (None where a layer drops nothing); `dropout_scales` is None without dropout
         self.dropout_rates = regularize.layer_rates(len(self.task.sizes()) - 1,
                                                     settings.dropout_input, settings.dropout_hidden)
-        self.dropout_scales = ([regularize.scale(p) if p else None for p in self.dropout_rates]
-                               if any(self.dropout_rates) else None)
-        #: the epoch's keep flags per layer (rows in the epoch's order), set by the loop
+        self.dropout_scales = ([regularize.scale(p, settings.dropout_noise) if p else None
+                                for p in self.dropout_rates] if any(self.dropout_rates) else None)
+        #: the epoch's masks per layer (rows in the epoch's order), set by the loop
         self.dropout_masks: list[np.ndarray | None] | None = None
 
     @property

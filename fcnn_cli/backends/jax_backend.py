@@ -185,7 +185,8 @@ class CompiledEpochBackend(Backend):
         if self.dropout_scales is None:
             return ()
         masks = self.dropout_masks if not all_kept else [
-            None if p == 0 else np.ones((self.data.n_train, width), bool)
+            None if p == 0 else np.ones((self.data.n_train, width),
+                                        regularize.mask_dtype(self.settings.dropout_noise))
             for width, p in zip(self.task.sizes(), self.dropout_rates, strict=False)]
         return (jax.device_put(tuple(masks), self._device),)
 

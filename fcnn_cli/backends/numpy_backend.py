@@ -171,9 +171,11 @@ class NumpyBackend(Backend):
 
 
 def _dropout_into(z: np.ndarray, keep: np.ndarray, factor: float, out: np.ndarray) -> np.ndarray:
-    """regularize.dropout(np, z, keep, factor) written into `out` (which may be z)."""
+    """regularize.dropout(np, z, keep, factor) written into `out` (which may be z); `keep` holds
+    flags or gaussian multipliers."""
     np.multiply(z, keep, out=out)
-    out *= factor
+    if factor != 1.0:  # gaussian multipliers carry their own scale
+        out *= factor
     return out
 
 

@@ -37,6 +37,8 @@ TASKS = ("classify", "logreg", "autoencoder")
 OPTIMIZERS = ("sgd", "adam")
 #: the learning-rate schedules of fcnn_cli.core.schedules (its table has these names)
 SCHEDULE_NAMES = ("exponential", "step", "cosine")
+#: dropout.noise (fcnn_cli.core.regularize)
+DROPOUT_NOISES = ("bernoulli", "gaussian")
 LOGGERS = ("none", "mlflow")
 # What a run returns to a sweeper: objective -> (metric on the validation set, the training-set
 # fallback when there is no validation set, sign: +1 maximised, -1 a loss, negated).
@@ -278,6 +280,11 @@ def _keys() -> Iterator[Key]:
               "not with backend=sklearn", low=0, high=1, high_open=True)
     yield Key("dropout.input", "number", 0.0, "the same for the inputs (the pixels); 0 = none",
               low=0, high=1, high_open=True)
+    yield Key("dropout.noise", "choice", "bernoulli", "what dropout at rate p multiplies each "
+              "input by: bernoulli (0, or 1/(1-p) where kept) or gaussian (a draw of N(1, "
+              "p/(1-p)): the same mean and variance, nothing zeroed; Srivastava et al. 2014, "
+              "section 10); read only where dropout.hidden or dropout.input > 0",
+              choices=DROPOUT_NOISES)
     yield Key("max_norm", "number", None, "after every update, each hidden unit's incoming "
               "weight vector is scaled down to at most this L2 norm; null = unbounded; not with "
               "backend=sklearn", low=0, low_open=True, nullable=True)

@@ -125,6 +125,8 @@ class Settings:
     #: dropout.hidden and dropout.input: inverted dropout rates in training (0: none)
     dropout_hidden: float = default("dropout.hidden")
     dropout_input: float = default("dropout.input")
+    #: dropout.noise: bernoulli (keep flags) or gaussian (multipliers of mean 1)
+    dropout_noise: str = default("dropout.noise")
     #: max_norm: each hidden unit's incoming weights kept to this L2 norm (None: unbounded)
     max_norm: float | None = default("max_norm")
     #: label_smoothing: a classifier's training targets (1-e) one-hot + e/K (0: one-hot)

@@ -133,7 +133,8 @@ def _regularizers(cfg: Any, backend: str, struct: list[int]) -> dict[str, Any]:
     """dropout.hidden, dropout.input and max_norm, on a backend that has them, and on hidden
     layers that exist (with struct=[] they would silently do nothing)."""
     found = {"dropout_hidden": value(cfg, "dropout.hidden"),
-             "dropout_input": value(cfg, "dropout.input"), "max_norm": value(cfg, "max_norm")}
+             "dropout_input": value(cfg, "dropout.input"), "max_norm": value(cfg, "max_norm"),
+             "dropout_noise": value(cfg, "dropout.noise")}
     if not struct:
         for field, name, what in (("dropout_hidden", "dropout.hidden", "drops hidden units (to "
                                    "drop input pixels: dropout.input)"),

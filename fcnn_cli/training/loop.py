@@ -209,7 +209,7 @@ def _epochs(backend: Backend, settings: Settings, callbacks: Sequence[EpochCallb
         if backend.dropout_scales is not None:  # the epoch's masks, the same on every backend
             backend.set_dropout_masks(regularize.draw_masks(
                 settings.seed, epoch, backend.data.n_train, backend.task.sizes(),
-                backend.dropout_rates))
+                backend.dropout_rates, settings.dropout_noise))
         backend.train_epoch(order, lr, schedules.momentum(settings, epoch))
         train_loss, train_acc = backend.evaluate("train")  # curves C and A
         seconds = time.perf_counter() - start_time  # a JAX epoch has ended once it is scored

@@ -1,7 +1,8 @@
 """Dropout and max-norm (fcnn_cli.core.regularize): the hand-written backward pass with fixed
 masks against finite differences and jax.grad, numpy, jax and jax-grad agreeing in float64 on
 the same masks, masks seeded per epoch and used in training only, max-norm's bound after every
-update, sklearn and bad values refused in one line, and bitwise resume."""
+update, sklearn and bad values refused in one line, and bitwise resume; each for Bernoulli and
+Gaussian dropout (dropout.noise) where the noise matters."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _settings(backend: str = "numpy", **config):
                         "dropout": {"hidden": 0.3, "input": 0.2}, **config})
 
 
-def _problem(task, struct, p_input=0.25, p_hidden=0.5, seed=0, n=7):
+def _problem(task, struct, p_input=0.25, p_hidden=0.5, seed=0, n=7, noise="bernoulli"):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, task.n_inputs))
     y = rng.integers(0, max(task.n_outputs, 2), size=n)
@@ -34,22 +35,24 @@ def _problem(task, struct, p_input=0.25, p_hidden=0.5, seed=0, n=7):
     params = model.init_params(sizes, seed=seed, dtype="float64")
     params = [(w, rng.normal(scale=0.1, size=b.shape)) for w, b in params]
     rates = regularize.layer_rates(len(sizes) - 1, p_input, p_hidden)
-    keeps = regularize.draw_masks(seed, 1, n, sizes, rates)
-    dropout = [None if k is None else (k, regularize.scale(p)) for k, p in zip(keeps, rates, strict=True)]
+    keeps = regularize.draw_masks(seed, 1, n, sizes, rates, noise)
+    dropout = [None if k is None else (k, regularize.scale(p, noise))
+               for k, p in zip(keeps, rates, strict=True)]
     return params, x, task.targets(np, x, y), dropout
 
 
+@pytest.mark.parametrize("noise", ["bernoulli", "gaussian"])
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("task", [Classify(5, 3, (6, 4)), Autoencoder(5, 5, (4, 2))],
                          ids=["classify", "autoencoder"])
-def test_backward_with_fixed_masks_matches_finite_differences_and_jax_grad(task, activation):
+def test_backward_with_fixed_masks_matches_finite_differences_and_jax_grad(task, activation, noise):
     import jax
 
     from fcnn_cli.backends.jax_backend import JaxBackend
     from fcnn_cli.backends.jax_grad_backend import JaxGradBackend
 
-    params, x, t, dropout = _problem(task, task.struct)
-    assert any(d is not None and not d[0].all() for d in dropout)  # something is dropped
+    params, x, t, dropout = _problem(task, task.struct, noise=noise)
+    assert any(d is not None and not (d[0] == 1).all() for d in dropout)  # something is dropped
     hand = task.gradients(np, params, x, t, activation, dropout)
     loss = lambda: task.mean_loss(np, params, x, t, activation, dropout)  # noqa: E731
     rng = np.random.default_rng(1)
@@ -78,11 +81,40 @@ def test_masks_are_seeded_per_epoch_at_the_rate_with_the_exact_scale():
     assert regularize.draw_masks(3, 1, 10, [4, 3, 2], [0.0, 0.5])[0] is None
 
 
-@pytest.fixture(scope="module", params=["sgd", "adam"])
+def test_gaussian_masks_have_bernoullis_mean_and_variance_and_zero_nothing():
+    sizes, rates = [100, 50, 10], [0.2, 0.5]
+    a = regularize.draw_masks(3, 1, 4000, sizes, rates, "gaussian")
+    assert all((x == y).all() for x, y in zip(a, regularize.draw_masks(3, 1, 4000, sizes, rates,
+                                                                        "gaussian"), strict=True))
+    assert (a[0] == regularize.draw_masks(3, 2, 4000, sizes, rates, "gaussian")[0]).mean() < 1e-3
+    assert regularize.scale(0.5, "gaussian") == 1.0 and a[0].dtype == np.float32
+    flags = regularize.draw_masks(3, 1, 4000, sizes, rates)
+    for p, gauss, keep in zip(rates, a, flags, strict=True):
+        bernoulli = keep * regularize.scale(p)  # what Bernoulli dropout multiplies by
+        assert abs(gauss.mean() - 1) < 0.01 and abs(bernoulli.mean() - 1) < 0.01
+        assert gauss.var() == pytest.approx(p / (1 - p), rel=0.02)
+        assert bernoulli.var() == pytest.approx(p / (1 - p), rel=0.02)
+        assert (gauss != 0).all()
+    # The table a draw is looked up in: exactly the mean and variance, the normal's shape.
+    from scipy.stats import norm
+
+    for p in (0.2, 0.5):
+        levels, sigma = regularize.gaussian_levels(p).astype(np.float64), np.sqrt(p / (1 - p))
+        assert levels.mean() == pytest.approx(1, abs=1e-7)
+        assert levels.var() == pytest.approx(p / (1 - p), rel=1e-6)
+        for z in (-2.0, -1.0, 0.5, 1.5):
+            assert np.mean(levels < 1 + z * sigma) == pytest.approx(norm.cdf(z), abs=2e-4)
+    x = np.arange(6.0).reshape(2, 3)
+    mask = np.array([[0.5, 1.0, 2.0], [-1.0, 0.0, 1.5]], np.float32)
+    np.testing.assert_array_equal(regularize.dropout(np, x, mask, 1.0), x * mask)
+
+
+@pytest.fixture(scope="module", params=[("sgd", "bernoulli"), ("adam", "bernoulli"),
+                                        ("sgd", "gaussian")], ids=lambda p: "-".join(p))
 def numpy_run(request):
-    opt = {"name": request.param} if request.param == "sgd" else {"name": "adam"}
-    config = {"optimizer": opt, "lr": 0.1 if request.param == "sgd" else 0.01, "max_norm": 1.0,
-              "activation": "tanh"}
+    name, noise = request.param
+    config = {"optimizer": {"name": name}, "lr": 0.1 if name == "sgd" else 0.01, "max_norm": 1.0,
+              "activation": "tanh", "dropout": {"hidden": 0.3, "input": 0.2, "noise": noise}}
     s = _settings(**config)
     backend = backends.create(s, datasets.load("digits", dtype="float64"))
     history = loop.run(backend, s)
@@ -113,6 +145,8 @@ def test_dropout_changes_training_but_not_scoring(numpy_run):
     assert history.last.train_acc == np.mean(np.argmax(logits, axis=1) == y)
     assert backend.evaluate("test") == backend.evaluate("test")  # deterministic
     plain = _settings(**{**config, "dropout": {"hidden": 0.0, "input": 0.0}})
+    assert backend.dropout_masks is not None  # the last epoch's, of the noise asked for
+    assert backend.dropout_masks[0].dtype == regularize.mask_dtype(config["dropout"]["noise"])
     other = backends.create(plain, backend.data)
     loop.run(other, plain)
     assert not np.allclose(other.get_params()[0][0], backend.get_params()[0][0])
@@ -153,15 +187,18 @@ def test_without_hidden_layers_they_are_refused_not_ignored(config, key):
 @pytest.mark.parametrize(("config", "key"), [
     ({"dropout": {"hidden": 1.0}}, "dropout.hidden"), ({"dropout": {"hidden": -0.1}}, "dropout.hidden"),
     ({"dropout": {"input": 1}}, "dropout.input"), ({"dropout": {"input": "half"}}, "dropout.input"),
-    ({"max_norm": 0}, "max_norm"), ({"max_norm": -2.0}, "max_norm"), ({"max_norm": "inf"}, "max_norm")])
+    ({"max_norm": 0}, "max_norm"), ({"max_norm": -2.0}, "max_norm"), ({"max_norm": "inf"}, "max_norm"),
+    ({"dropout": {"hidden": 0.5, "noise": "gausian"}}, "dropout.noise")])
 def test_bad_values_are_one_line(config, key):
     with pytest.raises(UsageError) as err:
         _settings(**config)
     assert key in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("noise", ["bernoulli", "gaussian"])
 @pytest.mark.parametrize("backend", ["numpy", "jax", "jax-grad"])
-def test_resume_is_bitwise(tmp_path, backend):
+def test_resume_is_bitwise(tmp_path, backend, noise):
     s = _settings(backend, dtype="float32", max_epochs=4, max_norm=2.0,
-                  optimizer={"name": "sgd", "momentum": 0.9})
+                  optimizer={"name": "sgd", "momentum": 0.9},
+                  dropout={"hidden": 0.3, "input": 0.2, "noise": noise})
     resume_every_epoch(tmp_path, s, datasets.load("digits"))
