@@ -112,6 +112,7 @@ KEYS: dict[str, Key] = {
     "threads": Key("integer", st.sampled_from([None, 1, 2])),
     "dropout.hidden": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
     "dropout.input": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
+    "dropout.noise": Key("choice", st.sampled_from(["bernoulli", "gaussian"]), ("dropout",)),
     "max_norm": Key("number", st.sampled_from([None, 1.0, 3.5]), ("backend",)),
     "label_smoothing": Key("number", st.sampled_from([0.0, 0.1]), ("backend", "task")),
     # Groups: valid options that stay fast on top of BASE. mnist and fashion would fetch or
