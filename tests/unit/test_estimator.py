@@ -66,12 +66,13 @@ def test_fit_is_the_clis_training(backend, digits_run):
 
 
 def test_regularisation_parameters_are_the_clis_keys(tmp_path):
-    """dropout, input_dropout, max_norm, a cosine schedule with warm-up and early stopping, given
-    to the estimator flat, train exactly as `fcnn train` with the nested keys: the same weights
-    bit for bit (the restored best epoch's) and the same number of epochs run."""
+    """dropout, input_dropout, gaussian dropout_noise, max_norm, a cosine schedule with warm-up
+    and early stopping, given to the estimator flat, train exactly as `fcnn train` with the
+    nested keys: the same weights bit for bit (the restored best epoch's) and the same number of
+    epochs run."""
     from helpers import run_fcnn
 
-    keys = {"dropout.hidden": 0.3, "dropout.input": 0.1, "max_norm": 2.0,
+    keys = {"dropout.hidden": 0.3, "dropout.input": 0.1, "dropout.noise": "gaussian", "max_norm": 2.0,
             "schedule.name": "cosine", "schedule.warmup_epochs": 1,
             "early_stopping.patience": 2, "early_stopping.min_delta": 0.01}
     run = tmp_path / "run"
@@ -83,7 +84,8 @@ def test_regularisation_parameters_are_the_clis_keys(tmp_path):
     assert stop["stopped_epoch"] < 30  # it did stop early, so the comparison covers the restore
     data = datasets.load("digits")
     clf = FCNNClassifier(backend="numpy", struct=(32,), max_epochs=30, batch_size=16,
-                         val_fraction=0.2, dropout=0.3, input_dropout=0.1, max_norm=2.0,
+                         val_fraction=0.2, dropout=0.3, input_dropout=0.1,
+                         dropout_noise="gaussian", max_norm=2.0,
                          schedule="cosine", warmup_epochs=1, patience=2,
                          min_delta=0.01).fit(data.x_train, data.y_train)
     assert clf.n_iter_ == stop["stopped_epoch"]
@@ -141,6 +143,7 @@ def test_bad_parameters_name_the_parameter():
                              ({"dtype": "float16"}, "dtype: must be one of"),
                              ({"dropout": 1.0}, "dropout: must be in [0, 1)"),
                              ({"input_dropout": -0.1}, "input_dropout: must be in [0, 1)"),
+                             ({"dropout_noise": "uniform"}, "dropout_noise: must be one of"),
                              ({"max_norm": 0.0}, "max_norm: must be a finite number > 0"),
                              ({"schedule": "linear"}, "schedule: must be one of"),
                              ({"warmup_epochs": 9, "max_epochs": 3}, "warmup_epochs: must be below"),
