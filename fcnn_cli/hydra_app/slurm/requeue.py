@@ -159,20 +159,16 @@ def requeue_by_scontrol(job_id: str) -> None:
     requeued or at its time limit: the job leaves without a result, as on SIGTERM, and the launcher
     waits for its next start or records how SLURM ended it. Any other failure of scontrol is raised.
     """
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # inherited through exec
+    # The mask is inherited through exec; the job's own SIGTERM waits meanwhile (it is leaving).
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        proc = subprocess.Popen(["scontrol", "requeue", job_id], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.run(["scontrol", "requeue", job_id], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=60)  # submitit's limit
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    try:
-        output, _ = proc.communicate(timeout=60)  # submitit's limit
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
     if proc.returncode < 0:
         print(f"fcnn: job {job_id}: scontrol requeue was stopped by "
               f"{signal.Signals(-proc.returncode).name}, as SLURM stops this job; SLURM decides "
               f"whether it starts again", file=sys.stderr, flush=True)
-    elif proc.returncode:
-        raise subprocess.CalledProcessError(proc.returncode, proc.args, output)
+    else:
+        proc.check_returncode()
