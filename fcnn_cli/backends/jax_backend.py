@@ -32,7 +32,7 @@ import numpy as np
 
 from fcnn_cli.backends import jax_cache
 from fcnn_cli.backends.base import Backend, Params, check_state
-from fcnn_cli.core import model, optim, regularize
+from fcnn_cli.core import adversarial, model, optim, regularize
 from fcnn_cli.devices import describe_device, resolve_device
 
 if TYPE_CHECKING:
@@ -125,9 +125,10 @@ class CompiledEpochBackend(Backend):
     @staticmethod
     @abstractmethod
     def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
-                  dropout: Any = None) -> Any:
+                  dropout: Any = None, input_error: bool = False) -> Any:
         """d(task's mean loss)/d(params) on one batch, as (dW, db) pairs like `params`; with
-        `dropout`, the batch's masks (model.forward's form)."""
+        `dropout`, the batch's masks (model.forward's form); with `input_error`, (those,
+        d(mean loss)/dx) (adversarial training)."""
 
     def __init__(self, settings: Settings, data: Dataset) -> None:
         super().__init__(settings, data)
@@ -155,6 +156,10 @@ class CompiledEpochBackend(Backend):
         activation, task = self.settings.activation, self.task
         batch = min(self.settings.batch_size, self.data.n_train)
         gradients = functools.partial(type(self).gradients, task)
+        if self.settings.adversarial_eps:  # adversarial.*: the objective's gradients instead
+            gradients = adversarial.training_gradients(
+                gradients, jax.numpy, self.settings.adversarial_eps,
+                self.settings.adversarial_norm, self.settings.adversarial_weight)
         scales = None if self.dropout_scales is None else tuple(self.dropout_scales)
         self._programs = {
             "epoch": jax.jit(
@@ -273,7 +278,7 @@ class JaxBackend(CompiledEpochBackend):
 
     @staticmethod
     def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
-                  dropout: Any = None) -> Any:
+                  dropout: Any = None, input_error: bool = False) -> Any:
         import jax.numpy as jnp
 
-        return task.gradients(jnp, params, x, targets, activation, dropout)
+        return task.gradients(jnp, params, x, targets, activation, dropout, input_error)

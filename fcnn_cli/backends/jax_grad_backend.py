@@ -18,8 +18,12 @@ class JaxGradBackend(CompiledEpochBackend):
 
     @staticmethod
     def gradients(task: Task, params: Any, x: Any, targets: Any, activation: str,
-                  dropout: Any = None) -> Any:
+                  dropout: Any = None, input_error: bool = False) -> Any:
         import jax
         import jax.numpy as jnp
 
-        return jax.grad(lambda p: task.mean_loss(jnp, p, x, targets, activation, dropout))(params)
+        def loss(p: Any, inputs: Any) -> Any:
+            return task.mean_loss(jnp, p, inputs, targets, activation, dropout)
+
+        # by the inputs as well where adversarial training asks: (grads, dL/dx)
+        return jax.grad(loss, argnums=(0, 1) if input_error else 0)(params, x)

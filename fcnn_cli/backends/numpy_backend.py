@@ -20,7 +20,7 @@ import numpy as np
 from fcnn_cli.backends import blas, fpenv, numpy_optim
 from fcnn_cli.backends.base import BATCH_HOOK_EVERY, Backend, Params, check_state
 from fcnn_cli.config.backends import NUMPY_EVAL_ROWS
-from fcnn_cli.core import model, optim, regularize
+from fcnn_cli.core import adversarial, model, optim, regularize
 
 if TYPE_CHECKING:
     from fcnn_cli.config.settings import Settings
@@ -61,6 +61,16 @@ class NumpyBackend(Backend):
         self._hs = [np.empty((batch, n), dtype) if p else None
                     for n, p in zip(sizes, self.dropout_rates, strict=False)]
         self._max_norm = settings.max_norm
+        # adversarial.*: (eps, norm, weight), None when off; the moved inputs and a second set
+        # of gradients (added to the first) get buffers of their own. The weights are not
+        # updated inside the products then: both passes run through the same weights.
+        self._adversarial = None
+        if settings.adversarial_eps:
+            self._adversarial = (settings.adversarial_eps, settings.adversarial_norm,
+                                 settings.adversarial_weight)
+            self._subtract_product = None
+            self._moved = np.empty((batch, sizes[0]), dtype)
+            self._scratch = layout.empty(dtype)[1]
         self._batch_at = 0  # the position in the epoch's order of the batch `_step` trains
 
     def _forward(self, x: np.ndarray, outs: list[np.ndarray], masked: list | None = None
@@ -89,38 +99,75 @@ class NumpyBackend(Backend):
         drop = self.batch_dropout(slice(start, start + n))  # None without dropout
         masked = None if drop is None else [
             None if d is None else (*d, h[:n]) for d, h in zip(drop, self._hs, strict=False)]
-        logits = self._forward(zs[0], zs[1:], masked)
-        # Output error E = y - T (the task's).
-        err = self._errs[-1][:n]
-        self.task.numpy_output_error(logits, zs[0], self.data.y_train[idx], out=err)
+        y = self.data.y_train[idx]
         # Times 1/B (the mean) and the optimizer's scale (lr for SGD): gradients arrive scaled.
-        err *= self._optimizer.error_scale(lr, n)
-        # beta when the weights are updated inside the gradients' products (the buffers' row
-        # slices are C-contiguous), else None
-        beta = None if self._subtract_product is None else self._optimizer.fused(lr, n)
-        for layer in range(len(self.params) - 1, -1, -1):
-            w = self.params[layer][0]
-            below = None
-            if layer > 0:  # the input layer's error is never needed
-                # Passed down through the current weights; the update comes after the pass.
-                below = self._errs[layer][:n]
-                np.matmul(err, w.T, out=below)
-                if masked is not None and masked[layer] is not None:  # back through the mask
-                    _dropout_into(below, *masked[layer][:2], below)
-                self._activation.times_derivative_inplace(below, zs[layer])
-            z_in = zs[layer] if masked is None or masked[layer] is None else masked[layer][2]
-            np.sum(err, axis=0, out=self._bgrad[layer])  # scale * db
-            if beta is not None:  # W = beta W - Z^T (scale E) in one BLAS call (after the
-                self._subtract_product(z_in, err, w, beta)  # pass through W above)
-            else:
-                np.matmul(z_in.T, err, out=self._wgrad[layer])  # scale * dW
-            err = below
+        scale = self._optimizer.error_scale(lr, n)
+        if self._adversarial is None:
+            # beta when the weights are updated inside the gradients' products (the buffers'
+            # row slices are C-contiguous), else None
+            beta = None if self._subtract_product is None else self._optimizer.fused(lr, n)
+            self._backward(zs, masked, self._output_error(zs, zs[0], y, masked, scale), beta)
+        else:
+            beta, eps, norm, weight = None, *self._adversarial
+            # (1 - w) L(x): its gradients, and its error carried down to the inputs
+            err = self._output_error(zs, zs[0], y, masked, scale * (1 - weight))
+            g = self._errs[0][:n]
+            self._backward(zs, masked, err, None, input_error=g)
+            # + w L(x + r), same targets (the clean x's) and masks, added to the gradients
+            moved = self._moved[:n]
+            np.add(zs[0], adversarial.perturbation(np, g, eps, norm), out=moved)
+            moved_zs = [moved, *zs[1:]]
+            err = self._output_error(moved_zs, zs[0], y, masked, scale * weight)
+            self._backward(moved_zs, masked, err, None, accumulate=True)
         if beta is not None:
             self._optimizer.finish(lr, n)
         else:
             self._optimizer.update(lr, n)
         if self._max_norm is not None:
             regularize.max_norm_inplace(self.params, self._max_norm)
+
+    def _output_error(self, zs: list[np.ndarray], x: np.ndarray, y: np.ndarray,
+                      masked: list | None, scale: float) -> np.ndarray:
+        """Forward pass of zs[0] into zs[1:], then the output error E = y - T (the task's,
+        against the targets of the inputs `x`), times `scale`, in its buffer."""
+        logits = self._forward(zs[0], zs[1:], masked)
+        err = self._errs[-1][: zs[0].shape[0]]
+        self.task.numpy_output_error(logits, x, y, out=err)
+        err *= scale
+        return err
+
+    def _backward(self, zs: list[np.ndarray], masked: list | None, err: np.ndarray,
+                  beta: float | None, input_error: np.ndarray | None = None,
+                  accumulate: bool = False) -> None:
+        """Back-propagate the output error `err` of the forward pass that filled `zs`: into the
+        gradient buffers, or added to them (`accumulate`), or (`beta`) into the weights
+        themselves. `input_error`: a buffer for the error at the inputs, dLoss/dx."""
+        n = err.shape[0]
+        for layer in range(len(self.params) - 1, -1, -1):
+            w = self.params[layer][0]
+            below = None
+            if layer > 0 or input_error is not None:  # else the input's error is not needed
+                # Passed down through the current weights; the update comes after the pass.
+                below = self._errs[layer][:n] if layer > 0 else input_error
+                np.matmul(err, w.T, out=below)
+                if masked is not None and masked[layer] is not None:  # back through the mask
+                    _dropout_into(below, *masked[layer][:2], below)
+                if layer > 0:
+                    self._activation.times_derivative_inplace(below, zs[layer])
+            z_in = zs[layer] if masked is None or masked[layer] is None else masked[layer][2]
+            if accumulate:  # a second loss's gradients, added to the first's
+                dw, db = self._scratch[layer]
+                np.sum(err, axis=0, out=db)
+                self._bgrad[layer] += db
+                np.matmul(z_in.T, err, out=dw)
+                self._wgrad[layer] += dw
+            else:
+                np.sum(err, axis=0, out=self._bgrad[layer])  # scale * db
+                if beta is not None:  # W = beta W - Z^T (scale E) in one BLAS call (after
+                    self._subtract_product(z_in, err, w, beta)  # the pass through W above)
+                else:
+                    np.matmul(z_in.T, err, out=self._wgrad[layer])  # scale * dW
+            err = below
 
     def train_epoch(self, order: np.ndarray, lr: float, momentum: float | None = None) -> None:
         self._optimizer.momentum = self.epoch_momentum(momentum)

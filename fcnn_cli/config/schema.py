@@ -39,6 +39,8 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULE_NAMES = ("exponential", "step", "cosine")
 #: dropout.noise (fcnn_cli.core.regularize)
 DROPOUT_NOISES = ("bernoulli", "gaussian")
+#: adversarial.norm (fcnn_cli.core.adversarial)
+ADVERSARIAL_NORMS = ("linf", "l2")
 LOGGERS = ("none", "mlflow")
 # What a run returns to a sweeper: objective -> (metric on the validation set, the training-set
 # fallback when there is no validation set, sign: +1 maximised, -1 a loss, negated).
@@ -292,6 +294,17 @@ def _keys() -> Iterator[Key]:
               "one-hot + e/K (K classes) in place of the one-hot (Szegedy et al. 2016); losses "
               "and accuracies are still scored on the plain labels; 0 = none; not with "
               "backend=sklearn", low=0, high=1, high_open=True)
+    yield Key("adversarial.eps", "number", 0.0, "adversarial training (Goodfellow et al. 2015): "
+              "every batch also trains on its inputs moved by this much along the gradient of its "
+              "loss by them, at the current weights (no new data, nothing drawn); e.g. 0.1 in "
+              "the max norm on MNIST's [0,1] pixels; 0 = none; not with backend=sklearn", low=0)
+    yield Key("adversarial.norm", "choice", "linf", "the norm adversarial.eps is measured in: "
+              "linf (eps times the gradient's sign: the fast gradient sign method) or l2 (eps "
+              "along the gradient, per sample; Miyato et al. 2016); read only when "
+              "adversarial.eps > 0", choices=ADVERSARIAL_NORMS)
+    yield Key("adversarial.weight", "number", 0.5, "the moved inputs' share of each batch's "
+              "loss, w in (1 - w) L(x) + w L(x + r); Goodfellow et al. used 0.5; read only when "
+              "adversarial.eps > 0", low=0, low_open=True, high=1, high_open=True)
     yield Key("augment.shift", "integer", 0, "train every epoch on copies of the images shifted "
               "by up to this many pixels each way (uniform, seeded, zero padding); image datasets "
               "only, never the validation or test set; 0 = none", low=0, high=27)

@@ -127,6 +127,11 @@ class Settings:
     dropout_input: float = default("dropout.input")
     #: dropout.noise: bernoulli (keep flags) or gaussian (multipliers of mean 1)
     dropout_noise: str = default("dropout.noise")
+    #: adversarial.*: each batch also trained on its inputs moved by eps along the loss's
+    #: gradient, in the norm, weighted (fcnn_cli.core.adversarial); eps 0 is none
+    adversarial_eps: float = default("adversarial.eps")
+    adversarial_norm: str = default("adversarial.norm")
+    adversarial_weight: float = default("adversarial.weight")
     #: max_norm: each hidden unit's incoming weights kept to this L2 norm (None: unbounded)
     max_norm: float | None = default("max_norm")
     #: label_smoothing: a classifier's training targets (1-e) one-hot + e/K (0: one-hot)

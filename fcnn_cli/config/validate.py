@@ -151,6 +151,19 @@ def _regularizers(cfg: Any, backend: str, struct: list[int]) -> dict[str, Any]:
     return found
 
 
+def _adversarial(cfg: Any, backend: str) -> dict[str, Any]:
+    """adversarial.*, on a backend that differentiates by the inputs (the from-scratch ones)."""
+    found = {"adversarial_eps": value(cfg, "adversarial.eps"),
+             "adversarial_norm": value(cfg, "adversarial.norm"),
+             "adversarial_weight": value(cfg, "adversarial.weight")}
+    if found["adversarial_eps"] and not BACKENDS[backend].regularizers:
+        others = ", ".join(n for n, spec in BACKENDS.items() if spec.regularizers)
+        raise UsageError("adversarial.eps", f"backend={backend} has no adversarial training "
+                                            f"(scikit-learn's MLPs train on the data as given): "
+                                            f"use {others}")
+    return found
+
+
 def _label_smoothing(cfg: Any, backend: str, task: str) -> float:
     """label_smoothing: a classifier's, on a backend that builds its own targets."""
     smoothing = value(cfg, "label_smoothing")
@@ -244,7 +257,7 @@ def from_config(cfg: Any, data_shape: Shape | None = None) -> Settings:
         schedule=schedule, early_stopping=_early_stopping(cfg, value(cfg, "val_fraction")),
         augment_shift=_augment_shift(cfg, dataset), distortion=_distortion(cfg, dataset),
         label_smoothing=_label_smoothing(cfg, backend, task),
-        **_regularizers(cfg, backend, struct),
+        **_regularizers(cfg, backend, struct), **_adversarial(cfg, backend),
     )
     check_memory(settings, data_shape)
     return settings

@@ -167,8 +167,8 @@ def softmax(xp: Any, a: Any) -> Any:
 
 def backward(
     xp: Any, params: Params, zs: Sequence[Any], err: Any, activation: str = "relu",
-    dropout: Dropout | None = None,
-) -> list[tuple[Any, Any]]:
+    dropout: Dropout | None = None, input_error: bool = False,
+) -> Any:
     """Gradients by error back-propagation in matrix form, from the output error `err`.
 
     `zs` are the layer outputs of `forward`; `err` is dLoss/d(output logits), the mean's 1/B
@@ -176,7 +176,8 @@ def backward(
     sigmoid and binary cross-entropy, identity and half the squared error) it is
     (y - T) / B, as in scikit-learn's `_backprop` (`fcnn_cli.core.tasks`). From the top:
     dW = Z(l-1)^T E, db = sum(E), then E = (E W^T) * f'(Z(l-1)). The input layer's error is
-    never needed, so it is not formed.
+    formed only with `input_error` (adversarial training needs it): E W0^T, back through the
+    inputs' dropout, is dLoss/dx, returned after the gradients as (grads, dx).
 
     With `dropout` (the masks of the forward pass), a layer whose input H = D(Z) went through
     dropout D (keep flags and scale) takes dW = H^T E, and the error reaching Z goes back
@@ -188,9 +189,10 @@ def backward(
         drop = None if dropout is None else dropout[layer]
         h_in = z_in if drop is None else regularize.dropout(xp, z_in, *drop)
         grads.append((h_in.T @ err, xp.sum(err, axis=0)))
-        if layer > 0:
+        if layer > 0 or input_error:
             err = err @ params[layer][0].T
             if drop is not None:
                 err = regularize.dropout(xp, err, *drop)
-            err = err * activation_derivative(xp, activation, z_in)
-    return grads[::-1]
+            if layer > 0:
+                err = err * activation_derivative(xp, activation, z_in)
+    return (grads[::-1], err) if input_error else grads[::-1]

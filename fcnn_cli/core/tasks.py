@@ -128,11 +128,12 @@ class Task:
         return self.loss(xp, model.logits(xp, params, x, activation, dropout), t)
 
     def gradients(self, xp: Any, params: model.Params, x: Any, t: Any, activation: str,
-                  dropout: Dropout | None = None) -> Any:
-        """d(mean_loss)/d(params) by hand-written back-propagation of the output error."""
+                  dropout: Dropout | None = None, input_error: bool = False) -> Any:
+        """d(mean_loss)/d(params) by hand-written back-propagation of the output error; with
+        `input_error`, (those, d(mean_loss)/dx)."""
         zs = model.forward(xp, params, x, activation, dropout)
         return model.backward(xp, params, zs, self.output_error(xp, zs[-1], t) / x.shape[0],
-                              activation, dropout)
+                              activation, dropout, input_error)
 
     def numpy_output_error(self, a: np.ndarray, x: np.ndarray, y: np.ndarray,
                            out: np.ndarray) -> None:

@@ -113,6 +113,9 @@ KEYS: dict[str, Key] = {
     "dropout.hidden": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
     "dropout.input": Key("number", st.floats(0.0, 0.9), ("dropout", "backend")),
     "dropout.noise": Key("choice", st.sampled_from(["bernoulli", "gaussian"]), ("dropout",)),
+    "adversarial.eps": Key("number", st.sampled_from([0.0, 0.05, 0.1]), ("adversarial", "backend")),
+    "adversarial.norm": Key("choice", st.sampled_from(["linf", "l2"]), ("adversarial",)),
+    "adversarial.weight": Key("number", st.floats(0.1, 0.9), ("adversarial",)),
     "max_norm": Key("number", st.sampled_from([None, 1.0, 3.5]), ("backend",)),
     "label_smoothing": Key("number", st.sampled_from([0.0, 0.1]), ("backend", "task")),
     # Groups: valid options that stay fast on top of BASE. mnist and fashion would fetch or
