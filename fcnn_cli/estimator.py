@@ -35,6 +35,8 @@ NESTED = {"backend": ("backend", "name"), "device": ("device", "name"),
           "epsilon": ("optimizer", "epsilon"),
           "dropout": ("dropout", "hidden"), "input_dropout": ("dropout", "input"),
           "dropout_noise": ("dropout", "noise"),
+          "adversarial_eps": ("adversarial", "eps"), "adversarial_norm": ("adversarial", "norm"),
+          "adversarial_weight": ("adversarial", "weight"),
           "schedule": ("schedule", "name"), "schedule_every": ("schedule", "every"),
           "schedule_factor": ("schedule", "factor"), "min_lr": ("schedule", "min_lr"),
           "warmup_epochs": ("schedule", "warmup_epochs"),
@@ -49,7 +51,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters are `fcnn train`'s config keys, with its defaults (docs/reference/config.md);
     nested keys go flat: `momentum_start` and `momentum_epochs` (optimizer.*: the momentum's
-    rise), `dropout` (dropout.hidden), `input_dropout`, `dropout_noise`, `schedule` (schedule.name),
+    rise), `dropout` (dropout.hidden), `input_dropout`, `dropout_noise`, `adversarial_eps`,
+    `adversarial_norm` and `adversarial_weight` (adversarial.*), `schedule` (schedule.name),
     `schedule_every`, `schedule_factor`, `min_lr`, `warmup_epochs`, and early stopping's
     `patience` (None: off; it needs val_fraction > 0, like scikit-learn's n_iter_no_change with
     early_stopping=True), `min_delta` (its tol) and `restore_best`. `threads` holds the BLAS to
@@ -74,7 +77,8 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
                  beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, seed: int = 1,
                  dtype: str = "float32", device: str = "cpu", val_fraction: float = 0.0,
                  dropout: float = 0.0, input_dropout: float = 0.0, dropout_noise: str = "bernoulli",
-                 max_norm: float | None = None,
+                 adversarial_eps: float = 0.0, adversarial_norm: str = "linf",
+                 adversarial_weight: float = 0.5, max_norm: float | None = None,
                  label_smoothing: float = 0.0,
                  schedule: str = "exponential", schedule_every: int = 10,
                  schedule_factor: float = 0.5, min_lr: float = 0.0, warmup_epochs: int = 0,
@@ -104,6 +108,9 @@ class FCNNClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.input_dropout = input_dropout
         self.dropout_noise = dropout_noise
+        self.adversarial_eps = adversarial_eps
+        self.adversarial_norm = adversarial_norm
+        self.adversarial_weight = adversarial_weight
         self.max_norm = max_norm
         self.label_smoothing = label_smoothing
         self.schedule = schedule

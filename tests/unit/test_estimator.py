@@ -66,13 +66,15 @@ def test_fit_is_the_clis_training(backend, digits_run):
 
 
 def test_regularisation_parameters_are_the_clis_keys(tmp_path):
-    """dropout, input_dropout, gaussian dropout_noise, max_norm, a cosine schedule with warm-up
+    """dropout, input_dropout, gaussian dropout_noise, adversarial training, max_norm, a cosine
+    schedule with warm-up
     and early stopping, given to the estimator flat, train exactly as `fcnn train` with the
     nested keys: the same weights bit for bit (the restored best epoch's) and the same number of
     epochs run."""
     from helpers import run_fcnn
 
     keys = {"dropout.hidden": 0.3, "dropout.input": 0.1, "dropout.noise": "gaussian", "max_norm": 2.0,
+            "adversarial.eps": 0.5, "adversarial.norm": "l2", "adversarial.weight": 0.3,
             "schedule.name": "cosine", "schedule.warmup_epochs": 1,
             "early_stopping.patience": 2, "early_stopping.min_delta": 0.01}
     run = tmp_path / "run"
@@ -85,7 +87,8 @@ def test_regularisation_parameters_are_the_clis_keys(tmp_path):
     data = datasets.load("digits")
     clf = FCNNClassifier(backend="numpy", struct=(32,), max_epochs=30, batch_size=16,
                          val_fraction=0.2, dropout=0.3, input_dropout=0.1,
-                         dropout_noise="gaussian", max_norm=2.0,
+                         dropout_noise="gaussian", max_norm=2.0, adversarial_eps=0.5,
+                         adversarial_norm="l2", adversarial_weight=0.3,
                          schedule="cosine", warmup_epochs=1, patience=2,
                          min_delta=0.01).fit(data.x_train, data.y_train)
     assert clf.n_iter_ == stop["stopped_epoch"]
