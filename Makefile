@@ -314,7 +314,7 @@ best-pure: $(STAMP) ## a make best search's best trial without augmentation -> e
 # RECORD_SEARCH_ARGS go to the search (struct=[1024,1024]: search the strengths on a net 3x
 # cheaper), RECORD_SET to the recipe (struct=[2048,2048]: then train the net it is for),
 # RECORD_ARGS to every seed. `make record-seeds` trains the recipe as it is, `make record-pure`
-# experiments/record_pure.yaml (Srivastava et al. 2014, no augmentation).
+# experiments/record_pure.yaml (no shifts or distortions: adversarial training and max-norm).
 RECORD_TRIALS       ?= 16
 RECORD_EPOCHS       ?= 10
 RECORD_FINAL_EPOCHS ?= 120
@@ -341,6 +341,6 @@ record-seeds: $(STAMP) ## experiments/record.yaml as it is over SEEDS (RECORD_AR
 	$(MAKE) --no-print-directory best-seeds BEST_NAME=$(RECORD_NAME) BEST_SEEDS_DIR=$(RECORD_DIR)/seeds \
 		SEED_ARGS="$(RECORD_ARGS)"
 
-record-pure: $(STAMP) ## experiments/record_pure.yaml (Srivastava et al. 2014, no augmentation) over SEEDS, report mean ± std
+record-pure: $(STAMP) ## experiments/record_pure.yaml (no shifts or distortions: adversarial training) over SEEDS, report mean ± std
 	$(MAKE) --no-print-directory best-seeds BEST_NAME=record_pure \
 		BEST_SEEDS_DIR=$(RECORD_DIR)/seeds-pure SEED_ARGS="$(RECORD_ARGS)"

@@ -51,3 +51,23 @@ def test_make_record_on_digits(tmp_path):
         assert (REPO / "experiments" / "record.yaml").read_text() == record_before
     finally:
         recipe.unlink(missing_ok=True)
+
+
+@pytest.mark.slow
+def test_make_record_pure_trains_the_adversarial_recipe_over_seeds(tmp_path):
+    """`make record-pure`: experiments/record_pure.yaml as it is (adversarial training, no
+    dropout, no shifts or distortions) over SEEDS, then mean ± std; on digits, few epochs."""
+    out = tmp_path / "record"
+    result = subprocess.run(
+        ["make", "-o", ".venv/.installed", "record-pure", f"RECORD_DIR={out}", "SEEDS=1,2",
+         "RECORD_ARGS=dataset=digits max_epochs=2 struct=[32] batch_size=32"],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    seeds = sorted((out / "seeds-pure").glob("[0-9]*/.hydra/config.yaml"))
+    assert len(seeds) == 2
+    for seed in seeds:
+        s = from_config(yaml.safe_load(seed.read_text()))
+        assert (s.adversarial_eps, s.adversarial_norm, s.adversarial_weight) == (0.1, "linf", 0.5)
+        assert s.dropout_hidden == s.dropout_input == 0 and s.augment_shift == 0
+        assert s.distortion.elastic_alpha == 0 and s.max_norm == 2.5 and s.dataset == "digits"
+    assert "±" in result.stdout
