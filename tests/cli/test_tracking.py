@@ -206,3 +206,17 @@ def test_bad_logger_settings_are_one_line(override, key, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith(f"fcnn: error: {key}:")
+
+
+def test_a_refused_in_process_run_leaves_no_handler_on_its_removed_directory(tmp_path):
+    """train_here (the CLI in this process) puts logging back as it found it: a refused run's
+    directory is removed, and a handler left on its log made the next test in the same worker
+    that logs fail with FileNotFoundError (CI, 2026-12-06: grimp's logger, notebook kernels)."""
+    import logging
+
+    before = list(logging.getLogger().handlers)
+    proc = train_here("logger=mlflow", "logger.experiment=''", *NUMPY_FAST, "hydra.run.dir=run",
+                      cwd=tmp_path)
+    assert proc.returncode == 2 and not (tmp_path / "run").exists()
+    assert logging.getLogger().handlers == before
+    logging.getLogger("grimp").warning("a later library's line")

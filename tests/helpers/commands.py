@@ -39,10 +39,16 @@ def train_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     """`fcnn train ARGS` in this process, through the CLI's own entry (`fcnn_cli.cli.main`), its
     output captured: the same lines and exit status as run_fcnn's, without starting Python and
     importing the libraries again. For a single run whose files and lines are under test; where
-    a process boundary is (signals, the environment, sweeps' workers), use run_fcnn."""
+    a process boundary is (signals, the environment, sweeps' workers), use run_fcnn.
+
+    The process is left as the Python API leaves it (`fcnn_cli.api`): without that, the logging
+    Hydra configured for the run stays attached, its file handler on the run's log. A refused
+    run's directory is removed, and a later test in the same worker then logs into a file whose
+    directory is gone (FileNotFoundError from grimp's logger, or inside a notebook's kernel)."""
     import io
 
     from fcnn_cli import cli
+    from fcnn_cli.api import _process_as_found
 
     out, err = io.StringIO(), io.StringIO()
     before = os.getcwd()
@@ -50,7 +56,7 @@ def train_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProce
     os.environ["COLUMNS"] = "120"
     try:
         os.chdir(cwd or REPO)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with _process_as_found(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 cli.main(["train", *args])
                 code = 0
