@@ -62,13 +62,11 @@ class NumpyBackend(Backend):
                     for n, p in zip(sizes, self.dropout_rates, strict=False)]
         self._max_norm = settings.max_norm
         # adversarial.*: (eps, norm, weight), None when off; the moved inputs and a second set
-        # of gradients (added to the first) get buffers of their own. The weights are not
-        # updated inside the products then: both passes run through the same weights.
+        # of gradients (added to the first) get buffers of their own.
         self._adversarial = None
         if settings.adversarial_eps:
             self._adversarial = (settings.adversarial_eps, settings.adversarial_norm,
                                  settings.adversarial_weight)
-            self._subtract_product = None
             self._moved = np.empty((batch, sizes[0]), dtype)
             self._scratch = layout.empty(dtype)[1]
         self._batch_at = 0  # the position in the epoch's order of the batch `_step` trains
@@ -107,8 +105,9 @@ class NumpyBackend(Backend):
             # row slices are C-contiguous), else None
             beta = None if self._subtract_product is None else self._optimizer.fused(lr, n)
             self._backward(zs, masked, self._output_error(zs, zs[0], y, masked, scale), beta)
-        else:
-            beta, eps, norm, weight = None, *self._adversarial
+        else:  # never inside the products: both passes run through the same weights
+            beta = None
+            eps, norm, weight = self._adversarial
             # (1 - w) L(x): its gradients, and its error carried down to the inputs
             err = self._output_error(zs, zs[0], y, masked, scale * (1 - weight))
             g = self._errs[0][:n]
