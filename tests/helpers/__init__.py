@@ -12,8 +12,9 @@ Test files import them with `from helpers import ...`: pytest puts tests/ on sys
     helpers.resume          bitwise resume from every epoch's checkpoint, in process
     helpers.sklearn_oracle  scikit-learn's MLPClassifier.fit, the sklearn backend's oracle
     helpers.gradcheck       central finite differences, for every gradient test
+    helpers.agreement       two trainings' weights equal to float64's rounding (backends agree)
 
-The first four are re-exported here; the last three import numpy or fcnn_cli's backends, so
+The first four are re-exported here; the last four import numpy or fcnn_cli's backends, so
 they are imported from their modules."""
 
 from helpers.commands import (

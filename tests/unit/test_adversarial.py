@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.agreement import assert_weights_agree
 from helpers.gradcheck import numerical_derivative
 from helpers.resume import resume_every_epoch
 
@@ -154,9 +155,7 @@ def test_numpy_jax_and_jax_grad_agree_in_float64(name, numpy_run):
     s = _settings(name, **config)
     backend = backends.create(s, datasets.load("digits", dtype="float64"))
     history = loop.run(backend, s)
-    for (w, b), (w0, b0) in zip(backend.get_params(), numpy_backend.get_params(), strict=True):
-        np.testing.assert_allclose(w, w0, rtol=0, atol=1e-9 * np.abs(w0).max())
-        np.testing.assert_allclose(b, b0, rtol=0, atol=1e-9 * max(np.abs(b0).max(), 1e-3))
+    assert_weights_agree(backend.get_params(), numpy_backend.get_params())
     assert [r.train_acc for r in history.records] == [r.train_acc for r in numpy_history.records]
     # and the moved inputs changed the training
     plain = _settings(**{**config, "adversarial": {"eps": 0.0}})
